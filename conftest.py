@@ -1,0 +1,27 @@
+"""Test settings in the spirit of Equinox's: CPU only, float64 available, implicit rank promotion
+and implicit dtype promotion raise, warnings are errors (pyproject), and keys are never reused."""
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_platforms", "cpu")
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+
+@pytest.fixture
+def getkey(request):
+    """Hands out a fresh PRNG key on every call, seeded from the test's name (reproducible)."""
+    seed = int.from_bytes(request.node.nodeid.encode()[-8:].ljust(8, b"\0"), "little") % 2**31
+    state = {"key": jax.random.key(seed)}
+
+    def next_key():
+        state["key"], key = jax.random.split(state["key"])
+        return key
+
+    return next_key

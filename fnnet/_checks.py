@@ -1,0 +1,109 @@
+"""Checks of concrete inputs at the library's boundary, each failing with a message that names the
+argument, what was expected and what was received. Traced values are never branched on."""
+
+from __future__ import annotations
+
+import importlib
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_concrete(x) -> bool:
+    """True where ``x`` holds values (not a tracer inside jit/vmap/grad)."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(x))
+
+
+def shape_of(x) -> tuple[int, ...]:
+    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
+
+
+def integer(value, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as a Python int in [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name}: expected an integer {bound}, got {value}")
+    return value
+
+
+def positive(value, name: str):
+    """Checks that a concrete scalar hyperparameter (a learning rate) is finite and > 0."""
+    if is_concrete(value):
+        v = np.asarray(value)
+        if not np.issubdtype(v.dtype, np.number):
+            raise TypeError(f"{name}: expected a positive number, got {value!r}")
+        if not np.all(np.isfinite(v) & (v > 0)):
+            raise ValueError(f"{name}: expected a positive, finite number, got {value!r}")
+    return value
+
+
+def finite(x, name: str):
+    """Checks that concrete floating data holds no NaN or infinity."""
+    if is_concrete(x):
+        v = np.asarray(x)
+        if np.issubdtype(v.dtype, np.inexact) and not np.all(np.isfinite(v)):
+            bad = int(np.size(v) - np.count_nonzero(np.isfinite(v)))
+            raise ValueError(
+                f"{name}: expected finite values, got {bad} NaN or infinite entr"
+                f"{'y' if bad == 1 else 'ies'} out of {v.size}"
+            )
+    return x
+
+
+def inputs(x, n_in: int, name: str = "X"):
+    """``x`` as an array of shape (batch, n_in)."""
+    if not isinstance(x, (jax.Array, np.ndarray)):
+        x = jnp.asarray(x)
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ValueError(
+            f"{name}: expected shape (batch, {n_in}) for a network with {n_in} inputs, "
+            f"got shape {shape_of(x)}"
+        )
+    if x.shape[0] < 1:
+        raise ValueError(f"{name}: expected at least one example, got shape {shape_of(x)}")
+    return x
+
+
+def targets(t, batch: int, n_out: int, *, labels_allowed: bool, name: str = "T"):
+    """``t`` as (batch, n_out) targets, or (batch,) integer labels in [0, n_out) where allowed."""
+    if not isinstance(t, (jax.Array, np.ndarray)):
+        t = jnp.asarray(t)
+    if labels_allowed and jnp.issubdtype(t.dtype, jnp.integer):
+        if t.shape != (batch,):
+            raise ValueError(
+                f"{name}: expected integer class labels of shape ({batch},), got shape "
+                f"{shape_of(t)}"
+            )
+        if is_concrete(t):
+            v = np.asarray(t)
+            if v.size and (v.min() < 0 or v.max() >= n_out):
+                raise ValueError(
+                    f"{name}: expected class labels in [0, {n_out}) for a network with {n_out} "
+                    f"outputs, got labels from {int(v.min())} to {int(v.max())}"
+                )
+        return t
+    if t.shape != (batch, n_out):
+        extra = f" or integer labels of shape ({batch},)" if labels_allowed else ""
+        raise ValueError(
+            f"{name}: expected shape ({batch}, {n_out}) to match the network's output{extra}, "
+            f"got shape {shape_of(t)}"
+        )
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        raise TypeError(f"{name}: expected floating targets, got dtype {t.dtype}")
+    return t
+
+
+def require(module: str, package: str):
+    """Imports an optional module, or fails naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(
+            f"{package} is needed here and is not installed; install fnnet's 'experiments' "
+            f"extra: pip install 'fnnet[experiments]' (or pip install {package})"
+        ) from e

@@ -1,0 +1,153 @@
+"""Data for the lecture's experiments, all made or read locally: logic-gate truth tables, MNIST-1D,
+scikit-learn's 8x8 digits, MNIST IDX files, and the minibatch index streams of step 1 of learning."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import struct
+
+import jax
+import numpy as np
+
+from fnnet import _checks
+
+__all__ = ["logic_gate", "GATES", "mnist1d", "digits", "read_idx", "minibatch_indices"]
+
+_X2 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+GATES = {
+    "and": np.array([0, 0, 0, 1], dtype=np.float32),
+    "or": np.array([0, 1, 1, 1], dtype=np.float32),
+    "nand": np.array([1, 1, 1, 0], dtype=np.float32),
+    "xor": np.array([0, 1, 1, 0], dtype=np.float32),
+}
+
+
+def logic_gate(name: str, dtype=np.float32):
+    """The truth table of a two-input gate, rows (x1, x2) = 00, 01, 10, 11.
+
+    >>> X, T = logic_gate("xor")
+    >>> T.ravel().tolist()
+    [0.0, 1.0, 1.0, 0.0]
+
+    Returns:
+      ``(X, T)``: X (4, 2) and T (4, 1), as NumPy arrays of ``dtype``.
+    """
+    key = name.lower() if isinstance(name, str) else name
+    if key not in GATES:
+        raise ValueError(f"name: expected one of {', '.join(map(repr, GATES))}, got {name!r}")
+    return _X2.astype(dtype), GATES[key][:, None].astype(dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def _mnist1d_cached(num_samples: int, seed: int, train_split: float):
+    data = _checks.require("mnist1d.data", "mnist1d")
+    args = data.get_dataset_args()
+    args.num_samples, args.seed, args.train_split = num_samples, seed, train_split
+    # mnist1d seeds NumPy's global generator; leave the caller's generator as it was
+    state = np.random.get_state()
+    try:
+        d = data.make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    return (
+        (d["x"].astype(np.float32), d["y"].astype(np.int32)),
+        (d["x_test"].astype(np.float32), d["y_test"].astype(np.int32)),
+    )
+
+
+def mnist1d(num_samples: int = 5000, seed: int = 42, train_split: float = 0.8):
+    """MNIST-1D (Greydanus 2020), generated locally by the ``mnist1d`` package.
+
+    The defaults give the standard data set: 5000 sequences of length 40 in 10 classes, 4000 for
+    training and 1000 for testing, standardised to zero mean and unit variance.
+
+    Returns:
+      ``((X_train, y_train), (X_test, y_test))``: float32 (n, 40) and int32 (n,) NumPy arrays.
+    """
+    num_samples = _checks.integer(num_samples, "num_samples", minimum=20)
+    seed = _checks.integer(seed, "seed", minimum=0)
+    if not 0 < train_split < 1:
+        raise ValueError(f"train_split: expected a fraction in (0, 1), got {train_split!r}")
+    (xtr, ytr), (xte, yte) = _mnist1d_cached(num_samples, seed, float(train_split))
+    return (xtr.copy(), ytr.copy()), (xte.copy(), yte.copy())
+
+
+def digits(test_fraction: float = 0.2, seed: int = 0):
+    """scikit-learn's bundled 8x8 handwritten digits (1797 images), pixels scaled to [0, 1].
+
+    The split is stratified by class and drawn from ``seed``.
+
+    Returns:
+      ``((X_train, y_train), (X_test, y_test))``: float32 (n, 64) and int32 (n,) NumPy arrays.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction: expected a fraction in (0, 1), got {test_fraction!r}")
+    seed = _checks.integer(seed, "seed", minimum=0)
+    datasets = _checks.require("sklearn.datasets", "scikit-learn")
+    selection = _checks.require("sklearn.model_selection", "scikit-learn")
+    d = datasets.load_digits()
+    X = (d.data / 16.0).astype(np.float32)
+    y = d.target.astype(np.int32)
+    xtr, xte, ytr, yte = selection.train_test_split(
+        X, y, test_size=test_fraction, random_state=seed, stratify=y
+    )
+    return (xtr, ytr), (xte, yte)
+
+
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads an IDX file (the format of the MNIST distribution), raw or gzip-compressed.
+
+    A user who has ``train-images-idx3-ubyte.gz`` reads it as a (60000, 28, 28) uint8 array.
+    Nothing is downloaded.
+    """
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(
+            f"path: expected an IDX file (magic 0x0000 then a type code in "
+            f"{sorted(_IDX_DTYPES)}), got header {raw[:4].hex()} in {os.fspath(path)!r}"
+        )
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"path: truncated IDX header in {os.fspath(path)!r}")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(
+            f"path: expected {expected} bytes of data for shape {shape} in {os.fspath(path)!r}, "
+            f"got {len(raw) - header}"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def minibatch_indices(key, n: int, batch_size: int):
+    """One epoch of minibatches: a random permutation of ``range(n)`` cut into rows.
+
+    Step 1 of the lecture's four steps. The last ``n % batch_size`` indices of the permutation are
+    left out of this epoch (every minibatch has the same shape, so one compiled step serves all);
+    the next epoch's permutation includes them again at random.
+
+    Returns:
+      (n // batch_size, batch_size) int indices. Works under ``jit`` and ``vmap`` over ``key``.
+    """
+    n = _checks.integer(n, "n", minimum=1)
+    batch_size = _checks.integer(batch_size, "batch_size", minimum=1, maximum=n)
+    n_batches = n // batch_size
+    perm = jax.random.permutation(key, n)
+    return perm[: n_batches * batch_size].reshape(n_batches, batch_size)

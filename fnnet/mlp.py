@@ -1,0 +1,210 @@
+"""The multi-layer network as a hashable spec and two pure functions over a parameter pytree.
+
+The lecture's forward pass: z^(l+1) = Θ^(l) a^(l) with a bias input a_0 = 1, then a^(l+1) = g(z^(l+1)).
+fnnet stores ``W[j, i] = θ_ij`` (inputs by outputs) and ``b[i] = θ_i0``, so a batch is ``X @ W + b``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from fnnet import _checks, activations
+from fnnet.activations import Activation
+
+__all__ = ["MLP", "INIT_SCHEMES"]
+
+INIT_SCHEMES = ("uniform", "normal", "xavier", "he")
+_DEFAULT_SCALE = {"uniform": 0.5, "normal": 0.01, "xavier": 1.0, "he": 1.0}
+
+
+@dataclass(frozen=True, init=False)
+class MLP:
+    """A fully connected feed-forward network: its layer sizes and activations, nothing else.
+
+    ``MLP((2, 2, 1))`` is the lecture's "2-layer network" or "1-hidden-layer network": 2 inputs,
+    one hidden layer of 2 units, 1 output. Layer l maps a^(l) to a^(l+1) = g(a^(l) W + b).
+
+    The spec is immutable and hashable, so it is a static argument under ``jax.jit``; parameters
+    are a plain list with one ``{"W": (n_in, n_out), "b": (n_out,)}`` dict per layer.
+
+    Args:
+      sizes: widths (n_in, n_hidden..., n_out), at least two entries, each >= 1.
+      hidden: activation of the hidden layers: a name in ``fnnet.activations.names()`` or an
+        :class:`~fnnet.activations.Activation`.
+      output: activation of the output layer (``"identity"`` for logits or regression).
+
+    >>> import jax, fnnet as fn
+    >>> net = fn.MLP((2, 2, 1))
+    >>> params = net.init(jax.random.key(0))
+    >>> [p["W"].shape for p in params]
+    [(2, 2), (2, 1)]
+    >>> net.apply(params, jax.numpy.zeros((4, 2))).shape
+    (4, 1)
+    """
+
+    sizes: tuple[int, ...]
+    hidden: Activation
+    output: Activation
+
+    def __init__(self, sizes, hidden="sigmoid", output="sigmoid"):
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            raise TypeError(
+                f"sizes: expected a sequence of layer widths such as (2, 2, 1), got {sizes!r}"
+            ) from None
+        if len(sizes) < 2:
+            raise ValueError(
+                f"sizes: expected at least two entries (inputs and outputs), got {sizes!r}"
+            )
+        for i, s in enumerate(sizes):
+            _checks.integer(s, f"sizes[{i}]", minimum=1)
+        object.__setattr__(self, "sizes", tuple(int(s) for s in sizes))
+        object.__setattr__(self, "hidden", activations.get(hidden, argument="hidden"))
+        object.__setattr__(self, "output", activations.get(output, argument="output"))
+
+    def __repr__(self):
+        return f"MLP({self.sizes}, hidden={self.hidden.name!r}, output={self.output.name!r})"
+
+    # -- structure -----------------------------------------------------------------------------
+    @property
+    def n_in(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (the lecture's "n-layer network")."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        return sum((a + 1) * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def layer_activations(self) -> tuple[Activation, ...]:
+        """The activation of each weight layer, hidden ones first, the output last."""
+        return (self.hidden,) * (self.n_layers - 1) + (self.output,)
+
+    def param_shapes(self) -> list[dict[str, tuple[int, ...]]]:
+        return [{"W": (a, b), "b": (b,)} for a, b in zip(self.sizes[:-1], self.sizes[1:])]
+
+    def describe(self) -> str:
+        """The network in the lecture's words, with its parameter count.
+
+        >>> import fnnet as fn
+        >>> fn.MLP((2, 2, 1)).describe()
+        '2-layer network (1-hidden-layer network) 2-2-1, hidden sigmoid, output sigmoid, 9 parameters'
+        """
+        n_hidden = self.n_layers - 1
+        acts = f"hidden {self.hidden.name}, " if n_hidden else ""
+        return (
+            f"{self.n_layers}-layer network ({n_hidden}-hidden-layer network) "
+            f"{'-'.join(map(str, self.sizes))}, {acts}output {self.output.name}, "
+            f"{self.n_params} parameters"
+        )
+
+    # -- parameters ----------------------------------------------------------------------------
+    def init(self, key, scheme: str | None = None, scale=None, dtype=jnp.float32):
+        """Draws initial parameters from ``key``.
+
+        Schemes (``scale`` defaults in brackets):
+          - ``"uniform"`` [0.5]: weights and biases uniform in [-scale, scale], the classic choice
+            of the early backprop experiments.
+          - ``"normal"`` [0.01]: weights normal with std = scale, biases 0.
+          - ``"xavier"`` [1.0]: weights normal with std = scale * sqrt(1 / n_in), biases 0
+            (Glorot and Bengio 2010, in the form of Deep Learning from Scratch); for sigmoid/tanh.
+          - ``"he"`` [1.0]: weights normal with std = scale * sqrt(2 / n_in), biases 0
+            (He et al. 2015); for ReLU.
+        ``scheme=None`` picks ``"he"`` for ReLU hidden units and ``"xavier"`` otherwise.
+        ``scale`` may be a traced array, so the initial range can be vmapped over.
+
+        Returns:
+          ``[{"W": (n_in, n_out), "b": (n_out,)}, ...]``, one dict per layer.
+        """
+        if scheme is None:
+            scheme = "he" if self.hidden.name == "relu" else "xavier"
+        if scheme not in INIT_SCHEMES:
+            raise ValueError(
+                f"scheme: expected one of {', '.join(map(repr, INIT_SCHEMES))}, got {scheme!r}"
+            )
+        if scale is None:
+            scale = _DEFAULT_SCALE[scheme]
+        else:
+            _checks.positive(scale, "scale")
+        dtype = jnp.dtype(dtype)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
+        if not isinstance(key, jax.Array):
+            raise TypeError(f"key: expected a PRNG key from jax.random.key, got {type(key)}")
+        scale = jnp.asarray(scale, dtype)
+        params = []
+        for k, (n_in, n_out) in zip(jax.random.split(key, self.n_layers), self.layer_sizes()):
+            kw, kb = jax.random.split(k)
+            if scheme == "uniform":
+                W = jax.random.uniform(kw, (n_in, n_out), dtype, -1, 1) * scale
+                b = jax.random.uniform(kb, (n_out,), dtype, -1, 1) * scale
+            else:
+                std = {"normal": 1.0, "xavier": math.sqrt(1 / n_in), "he": math.sqrt(2 / n_in)}
+                W = jax.random.normal(kw, (n_in, n_out), dtype) * (scale * std[scheme])
+                b = jnp.zeros((n_out,), dtype)
+            params.append({"W": W, "b": b})
+        return params
+
+    def layer_sizes(self) -> list[tuple[int, int]]:
+        """(n_in, n_out) of each weight layer."""
+        return list(zip(self.sizes[:-1], self.sizes[1:]))
+
+    def check_params(self, params, name: str = "params"):
+        """Raises a ValueError naming the first leaf whose structure or shape does not fit."""
+        if not isinstance(params, (list, tuple)) or len(params) != self.n_layers:
+            got = f"{type(params).__name__} of length {len(params)}" if hasattr(
+                params, "__len__"
+            ) else type(params).__name__
+            raise ValueError(
+                f"{name}: expected a list of {self.n_layers} layer dicts for {self!r}, got {got}"
+            )
+        for l, (layer, want) in enumerate(zip(params, self.param_shapes())):
+            if not isinstance(layer, dict) or set(layer) != {"W", "b"}:
+                got = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
+                raise ValueError(f"{name}[{l}]: expected a dict with keys 'W' and 'b', got {got}")
+            for leaf, shape in want.items():
+                got = _checks.shape_of(layer[leaf])
+                if got != shape:
+                    raise ValueError(
+                        f"{name}[{l}][{leaf!r}]: expected shape {shape} for {self!r}, got {got}"
+                    )
+        return params
+
+    # -- forward pass --------------------------------------------------------------------------
+    def forward(self, params, X):
+        """The forward pass, keeping what backprop needs.
+
+        Args:
+          params: the parameter list of :meth:`init`.
+          X: (batch, n_in) inputs.
+
+        Returns:
+          ``(a, cache)``: the output (batch, n_out) and, per layer, ``(a_in, z, a_out)`` with
+          z = a_in W + b and a_out = g(z).
+        """
+        self.check_params(params)
+        X = _checks.inputs(X, self.n_in)
+        a, cache = X, []
+        for layer, g in zip(params, self.layer_activations()):
+            z = a @ layer["W"] + layer["b"][None, :]
+            a_next = g(z)
+            cache.append((a, z, a_next))
+            a = a_next
+        return a, cache
+
+    def apply(self, params, X):
+        """The network's output a^(L) for inputs ``X`` of shape (batch, n_in): (batch, n_out)."""
+        return self.forward(params, X)[0]
+

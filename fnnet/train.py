@@ -1,0 +1,277 @@
+"""Training by gradient descent, θ := θ - α ∂J/∂θ, in the lecture's four steps of minibatch learning:
+draw a minibatch, compute gradients, update the parameters, repeat. A whole run is one jit program."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from fnnet import _checks, activations, backprop, data, losses
+from fnnet.mlp import MLP
+
+__all__ = [
+    "TrainState",
+    "sgd_update",
+    "init_state",
+    "make_step",
+    "fit",
+    "accuracy",
+    "GRADS",
+]
+
+GRADS = ("backprop", "autodiff")
+
+
+class TrainState(NamedTuple):
+    """What training carries from step to step: parameters, optimizer state, steps taken."""
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+
+
+def sgd_update(params, grads, lr):
+    """The lecture's update θ := θ - α ∂J/∂θ, leaf by leaf; equal to one step of ``optax.sgd(lr)``.
+
+    >>> sgd_update({"w": 1.0}, {"w": 0.5}, lr=0.1)["w"]
+    0.95
+    """
+    _checks.positive(lr, "lr")
+    return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+
+def _check_optimizer(optimizer):
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise TypeError(
+            "optimizer: expected an optax GradientTransformation (with init and update), "
+            f"got {type(optimizer).__name__}"
+        )
+
+
+def _grad_fn(net: MLP, loss: losses.Loss, grads: str) -> Callable:
+    if grads == "backprop":
+        return partial(backprop.value_and_grad, net, loss=loss)
+    if grads == "autodiff":
+        return lambda params, X, T: jax.value_and_grad(
+            lambda p: loss.value(net.apply(p, X), T)
+        )(params)
+    raise ValueError(f"grads: expected one of {', '.join(map(repr, GRADS))}, got {grads!r}")
+
+
+def init_state(optimizer, params, hyperparams=None) -> TrainState:
+    """A fresh :class:`TrainState` for ``params``.
+
+    ``hyperparams`` (a dict, for an optimizer made with ``optax.inject_hyperparams``) overrides
+    hyperparameters held in the optimizer state, e.g. ``{"learning_rate": lr}`` with ``lr`` an
+    array that ``jax.vmap`` maps over.
+    """
+    _check_optimizer(optimizer)
+    opt_state = optimizer.init(params)
+    held = getattr(opt_state, "hyperparams", None)
+    if hyperparams:
+        if not isinstance(held, dict):
+            raise TypeError(
+                "hyperparams: needs an optimizer made with optax.inject_hyperparams, e.g. "
+                "optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), whose state holds them; "
+                f"got an optimizer whose state is {type(opt_state).__name__}"
+            )
+        unknown = sorted(set(hyperparams) - set(held))
+        if unknown:
+            raise ValueError(
+                f"hyperparams: expected names among {sorted(held)}, got unknown {unknown}"
+            )
+        held = {
+            **held,
+            **{k: jnp.asarray(v, jnp.result_type(held[k])) for k, v in hyperparams.items()},
+        }
+        opt_state = opt_state._replace(hyperparams=held)
+    if isinstance(held, dict) and "learning_rate" in held:
+        _checks.positive(held["learning_rate"], "learning_rate")
+    return TrainState(params, opt_state, jnp.zeros((), jnp.int32))
+
+
+def make_step(net: MLP, optimizer, loss="mse", grads: str = "backprop"):
+    """A pure training step ``(state, X_batch, T_batch) -> (state, metrics)``.
+
+    Steps 2 and 3 of the lecture's four: compute ∂L/∂θ on the minibatch (by hand-derived backprop
+    or by ``jax.grad``) and update θ with the optax ``optimizer``. ``metrics`` is
+    ``{"loss": L}``, the minibatch loss before the update. Wrap it in ``jax.jit``; it compiles
+    once per batch shape.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
+    _check_optimizer(optimizer)
+    loss = losses.get(loss)
+    value_and_grad = _grad_fn(net, loss, grads)
+
+    def step(state: TrainState, X, T):
+        value, g = value_and_grad(state.params, X, T)
+        updates, opt_state = optimizer.update(g, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return TrainState(params, opt_state, state.step + 1), {"loss": value}
+
+    return step
+
+
+def accuracy(net: MLP, loss, a, T):
+    """Fraction of examples classified correctly, or ``None`` where the task is not classification.
+
+    With ``softmax_cross_entropy`` the class is the argmax of the output; with a sigmoid or step
+    output every output unit is read as 1 where a >= 0.5, and an example is correct when all match.
+    """
+    loss = losses.get(loss)
+    if loss.classification:
+        labels = T if jnp.issubdtype(T.dtype, jnp.integer) else jnp.argmax(T, axis=-1)
+        return jnp.mean(jnp.argmax(a, axis=-1) == labels)
+    if net.output in (activations.sigmoid, activations.step):
+        return jnp.mean(jnp.all((a >= 0.5) == (T >= 0.5), axis=-1))
+    return None
+
+
+@partial(jax.jit, static_argnames=("net", "optimizer", "loss", "grads", "batch_size"))
+def _run_epochs(state, epoch_keys, X, T, eval_X, eval_T, *, net, optimizer, loss, grads, batch_size):
+    step = make_step(net, optimizer, loss, grads)
+
+    def minibatch(state, idx):
+        return step(state, X[idx], T[idx])
+
+    def epoch(state, key):
+        idx = data.minibatch_indices(key, X.shape[0], batch_size)  # step 1: draw minibatches
+        state, m = jax.lax.scan(minibatch, state, idx)  # steps 2-4: gradients, update, repeat
+        record = {"loss": jnp.mean(m["loss"])}
+        train_acc = accuracy(net, loss, net.apply(state.params, X), T)
+        if train_acc is not None:
+            record["train_accuracy"] = train_acc
+        if eval_X is not None:
+            a = net.apply(state.params, eval_X)
+            record["eval_loss"] = loss.value(a, eval_T)
+            eval_acc = accuracy(net, loss, a, eval_T)
+            if eval_acc is not None:
+                record["eval_accuracy"] = eval_acc
+        return state, record
+
+    return jax.lax.scan(epoch, state, epoch_keys)
+
+
+def _as_dtype(t, dtype):
+    return t if jnp.issubdtype(t.dtype, jnp.integer) else t.astype(dtype)
+
+
+def fit(
+    net: MLP,
+    optimizer,
+    key,
+    data,
+    *,
+    epochs: int,
+    batch_size: int,
+    loss="mse",
+    grads: str = "backprop",
+    eval_data=None,
+    params=None,
+    init_scheme: str | None = None,
+    init_scale=None,
+    hyperparams: dict | None = None,
+    progress: bool = False,
+):
+    """Trains ``net`` by minibatch gradient descent: the lecture's four steps, ``epochs`` times over.
+
+    Each epoch draws a fresh permutation of the training set from ``key`` (step 1), and for every
+    minibatch computes the gradient (step 2, by hand-derived ``"backprop"`` or ``"autodiff"``),
+    updates the parameters with ``optimizer`` (step 3), and repeats (step 4). The whole run is one
+    ``jax.jit`` program: ``lax.scan`` over epochs and, inside, over minibatches.
+
+    ``fit`` is pure, so ``jax.vmap`` over ``key`` trains many seeds at once, and over
+    ``init_scale`` or ``hyperparams`` values sweeps hyperparameters, as one compiled program.
+
+    Args:
+      net: the network spec.
+      optimizer: an optax GradientTransformation, e.g. ``optax.sgd(0.5, momentum=0.9)``.
+      key: a PRNG key; split into the initialisation key and the shuffling key.
+      data: ``(X, T)``, X (n, n_in); T (n, n_out), or (n,) labels for softmax_cross_entropy.
+      epochs: passes over the data, >= 1.
+      batch_size: examples per minibatch, 1 <= batch_size <= n; ``n`` is full-batch learning.
+        Each epoch uses ``n // batch_size`` minibatches.
+      loss: a name in ``fnnet.losses.names()`` or a Loss.
+      grads: ``"backprop"`` (the chain rule by hand) or ``"autodiff"`` (``jax.grad``).
+      eval_data: optional ``(X_eval, T_eval)`` evaluated after every epoch.
+      params: initial parameters; if None they are drawn by ``net.init`` from ``key``.
+      init_scheme, init_scale: passed to ``net.init`` (``init_scale`` may be traced).
+      hyperparams: overrides for an ``optax.inject_hyperparams`` optimizer, e.g.
+        ``{"learning_rate": lr}``; the values may be traced.
+      progress: show a tqdm bar, advanced between compiled chunks of epochs (ignored under
+        ``vmap``/``jit``, where the run stays one program).
+
+    Returns:
+      ``(state, history)``: the final :class:`TrainState` and a dict of per-epoch arrays:
+      ``"loss"`` (mean minibatch loss over the epoch), ``"train_accuracy"`` (after the epoch, for
+      classification), ``"eval_loss"`` and ``"eval_accuracy"`` where ``eval_data`` is given.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
+    _check_optimizer(optimizer)
+    loss = losses.get(loss)
+    _grad_fn(net, loss, grads)  # validates grads
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"data: expected a pair (X, T), got {type(data).__name__}")
+    X, T = backprop.check_batch(net, loss, *data)
+    _checks.finite(X, "X")
+    _checks.finite(T, "T")
+    epochs = _checks.integer(epochs, "epochs", minimum=1)
+    batch_size = _checks.integer(batch_size, "batch_size", minimum=1, maximum=X.shape[0])
+    if grads == "backprop":
+        backprop._require_derivatives(net)
+    if not isinstance(key, jax.Array):
+        raise TypeError(f"key: expected a PRNG key from jax.random.key, got {type(key).__name__}")
+
+    k_init, k_shuffle = jax.random.split(key)
+    if params is None:
+        dtype = X.dtype if jnp.issubdtype(X.dtype, jnp.floating) else jnp.float32
+        params = net.init(k_init, init_scheme, init_scale, dtype=dtype)
+    else:
+        if init_scheme is not None or init_scale is not None:
+            raise ValueError("init_scheme/init_scale: not used when params are given; pass one")
+        net.check_params(params)
+    dtype = jax.tree.leaves(params)[0].dtype
+    X, T = X.astype(dtype), _as_dtype(T, dtype)
+    eval_X = eval_T = None
+    if eval_data is not None:
+        if not (isinstance(eval_data, (tuple, list)) and len(eval_data) == 2):
+            raise TypeError(
+                f"eval_data: expected a pair (X, T), got {type(eval_data).__name__}"
+            )
+        eval_X = _checks.inputs(eval_data[0], net.n_in, "eval_data[0]")
+        eval_T = _checks.targets(
+            eval_data[1], eval_X.shape[0], net.n_out,
+            labels_allowed=loss.classification, name="eval_data[1]",
+        )
+        eval_X, eval_T = eval_X.astype(dtype), _as_dtype(eval_T, dtype)
+
+    state = init_state(optimizer, params, hyperparams)
+    epoch_keys = jax.random.split(k_shuffle, epochs)
+    run = partial(
+        _run_epochs, net=net, optimizer=optimizer, loss=loss, grads=grads, batch_size=batch_size
+    )
+    traced = not _checks.is_concrete((state, epoch_keys, X, T, eval_X, eval_T))
+    if not progress or traced:
+        return run(state, epoch_keys, X, T, eval_X, eval_T)
+
+    tqdm = _checks.require("tqdm", "tqdm").tqdm
+    # chunks of equal length (plus one remainder) keep compilation to at most two programs
+    chunk = max(1, math.ceil(epochs / 100))
+    records = []
+    with tqdm(total=epochs, desc=f"fit {'-'.join(map(str, net.sizes))}", unit="epoch") as bar:
+        for start in range(0, epochs, chunk):
+            keys = epoch_keys[start : start + chunk]
+            state, rec = run(state, keys, X, T, eval_X, eval_T)
+            records.append(rec)
+            bar.set_postfix(loss=f"{float(rec['loss'][-1]):.4g}", refresh=False)
+            bar.update(keys.shape[0])
+    history = jax.tree.map(lambda *r: jnp.concatenate(r), *records)
+    return state, history
