@@ -1,0 +1,68 @@
+"""Every bad input fails early with an error that names the argument."""
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import fnnet as fn
+
+NET = fn.MLP((2, 2, 1))
+X, T = fn.data.logic_gate("xor")
+OPT = optax.sgd(0.1)
+
+
+def _fit(**kw):
+    args = dict(epochs=1, batch_size=4, loss="mse")
+    args.update(kw)
+    data = args.pop("data", (X, T))
+    net = args.pop("net", NET)
+    return fn.train.fit(net, args.pop("opt", OPT), jax.random.key(0), data, **args)
+
+
+CASES = [
+    ("X", ValueError, lambda: NET.apply(NET.init(jax.random.key(0)), np.zeros((4, 3), np.float32))),
+    ("T", ValueError, lambda: fn.backprop.value_and_grad(
+        NET, NET.init(jax.random.key(0)), X, np.zeros((4, 2), np.float32))),
+    ("T", ValueError, lambda: _fit(data=(X, T[:3]))),
+    ("sizes", ValueError, lambda: fn.MLP((2,))),
+    ("sizes\\[1\\]", ValueError, lambda: fn.MLP((2, 0, 1))),
+    ("sizes\\[1\\]", ValueError, lambda: fn.MLP((2, -3, 1))),
+    ("batch_size", ValueError, lambda: _fit(batch_size=0)),
+    ("batch_size", ValueError, lambda: _fit(batch_size=5)),
+    ("epochs", ValueError, lambda: _fit(epochs=0)),
+    ("lr", ValueError, lambda: fn.train.sgd_update({"w": 1.0}, {"w": 1.0}, lr=-0.1)),
+    ("learning_rate", ValueError, lambda: _fit(
+        opt=optax.inject_hyperparams(optax.sgd)(learning_rate=0.0))),
+    ("learning_rate", ValueError, lambda: _fit(
+        opt=optax.inject_hyperparams(optax.sgd)(learning_rate=0.1),
+        hyperparams={"learning_rate": -1.0})),
+    ("T", ValueError, lambda: _fit(
+        net=fn.MLP((2, 3), output="identity"), loss="softmax_cross_entropy",
+        data=(X, np.array([0, 1, 2, 3])))),
+    ("T", ValueError, lambda: _fit(
+        net=fn.MLP((2, 3), output="identity"), loss="softmax_cross_entropy",
+        data=(X, np.array([0, -1, 2, 1])))),
+    ("X", ValueError, lambda: _fit(data=(np.where(X > 0, np.nan, X), T))),
+    ("T", ValueError, lambda: _fit(data=(X, np.where(T > 0, np.inf, T)))),
+    ("scheme", ValueError, lambda: NET.init(jax.random.key(0), "orthogonal")),
+    ("grads", ValueError, lambda: _fit(grads="finite")),
+    ("loss", ValueError, lambda: _fit(loss="hinge")),
+    ("hidden", ValueError, lambda: fn.MLP((2, 2, 1), hidden="swish")),
+    ("optimizer", TypeError, lambda: _fit(opt=0.1)),
+    ("name", ValueError, lambda: fn.data.logic_gate("xnor")),
+    ("eval_data\\[0\\]", ValueError, lambda: _fit(eval_data=(np.zeros((2, 5)), T[:2]))),
+]
+
+
+@pytest.mark.parametrize(("argument", "error", "call"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_bad_input_names_the_argument(argument, error, call):
+    with pytest.raises(error, match=f"^{argument}:"):
+        call()
+
+
+def test_message_gives_expected_and_received():
+    with pytest.raises(ValueError, match=r"X: expected shape \(batch, 2\).*got shape \(4, 3\)"):
+        NET.apply(NET.init(jax.random.key(0)), np.zeros((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"batch_size: expected an integer in \[1, 4\], got 5"):
+        _fit(batch_size=5)
