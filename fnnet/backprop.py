@@ -115,4 +115,3 @@ def relative_error(g_hand, g_ref):
         return jnp.where(ref > 0, diff / jnp.where(ref > 0, ref, 1), diff)
 
     return jax.tree.map(leaf, g_hand, g_ref)
-

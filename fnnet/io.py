@@ -37,7 +37,7 @@ def _encode(tree, leaves):
 
 
 def _decode(node, arrays):
-    (kind, value), = node.items()
+    ((kind, value),) = node.items()
     if kind == "dict":
         return {k: _decode(v, arrays) for k, v in value.items()}
     if kind == "list":

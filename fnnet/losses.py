@@ -116,8 +116,7 @@ def get(loss: str | Loss, *, argument: str = "loss") -> Loss:
                 f"or an fnnet.losses.Loss, got {loss!r}"
             ) from None
     raise TypeError(
-        f"{argument}: expected a loss name (str) or an fnnet.losses.Loss, "
-        f"got {type(loss).__name__}"
+        f"{argument}: expected a loss name (str) or an fnnet.losses.Loss, got {type(loss).__name__}"
     )
 
 

@@ -164,9 +164,11 @@ class MLP:
     def check_params(self, params, name: str = "params"):
         """Raises a ValueError naming the first leaf whose structure or shape does not fit."""
         if not isinstance(params, (list, tuple)) or len(params) != self.n_layers:
-            got = f"{type(params).__name__} of length {len(params)}" if hasattr(
-                params, "__len__"
-            ) else type(params).__name__
+            got = (
+                f"{type(params).__name__} of length {len(params)}"
+                if hasattr(params, "__len__")
+                else type(params).__name__
+            )
             raise ValueError(
                 f"{name}: expected a list of {self.n_layers} layer dicts for {self!r}, got {got}"
             )
@@ -207,4 +209,3 @@ class MLP:
     def apply(self, params, X):
         """The network's output a^(L) for inputs ``X`` of shape (batch, n_in): (batch, n_out)."""
         return self.forward(params, X)[0]
-

@@ -47,7 +47,9 @@ def sgd_update(params, grads, lr):
 
 
 def _check_optimizer(optimizer):
-    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+    if not (
+        callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
+    ):
         raise TypeError(
             "optimizer: expected an optax GradientTransformation (with init and update), "
             f"got {type(optimizer).__name__}"
@@ -58,9 +60,9 @@ def _grad_fn(net: MLP, loss: losses.Loss, grads: str) -> Callable:
     if grads == "backprop":
         return partial(backprop.value_and_grad, net, loss=loss)
     if grads == "autodiff":
-        return lambda params, X, T: jax.value_and_grad(
-            lambda p: loss.value(net.apply(p, X), T)
-        )(params)
+        return lambda params, X, T: jax.value_and_grad(lambda p: loss.value(net.apply(p, X), T))(
+            params
+        )
     raise ValueError(f"grads: expected one of {', '.join(map(repr, GRADS))}, got {grads!r}")
 
 
@@ -135,7 +137,9 @@ def accuracy(net: MLP, loss, a, T):
 
 
 @partial(jax.jit, static_argnames=("net", "optimizer", "loss", "grads", "batch_size"))
-def _run_epochs(state, epoch_keys, X, T, eval_X, eval_T, *, net, optimizer, loss, grads, batch_size):
+def _run_epochs(
+    state, epoch_keys, X, T, eval_X, eval_T, *, net, optimizer, loss, grads, batch_size
+):
     step = make_step(net, optimizer, loss, grads)
 
     def minibatch(state, idx):
@@ -243,13 +247,14 @@ def fit(
     eval_X = eval_T = None
     if eval_data is not None:
         if not (isinstance(eval_data, (tuple, list)) and len(eval_data) == 2):
-            raise TypeError(
-                f"eval_data: expected a pair (X, T), got {type(eval_data).__name__}"
-            )
+            raise TypeError(f"eval_data: expected a pair (X, T), got {type(eval_data).__name__}")
         eval_X = _checks.inputs(eval_data[0], net.n_in, "eval_data[0]")
         eval_T = _checks.targets(
-            eval_data[1], eval_X.shape[0], net.n_out,
-            labels_allowed=loss.classification, name="eval_data[1]",
+            eval_data[1],
+            eval_X.shape[0],
+            net.n_out,
+            labels_allowed=loss.classification,
+            name="eval_data[1]",
         )
         eval_X, eval_T = eval_X.astype(dtype), _as_dtype(eval_T, dtype)
 

@@ -87,7 +87,11 @@ def test_every_output_activation_in_float64(output, getkey):
 
 def test_hand_gradients_equal_central_differences_in_float64(getkey):
     # smooth activations: central differences are exact to O(eps^2) only away from ReLU's kink
-    for hidden, loss in [("sigmoid", "mse"), ("tanh", "half_sse"), ("sigmoid", "softmax_cross_entropy")]:
+    for hidden, loss in [
+        ("sigmoid", "mse"),
+        ("tanh", "half_sse"),
+        ("sigmoid", "softmax_cross_entropy"),
+    ]:
         output = "identity" if loss == "softmax_cross_entropy" else "sigmoid"
         net, params, X, T = _problem(getkey(), (3, 4, 4, 2), hidden, output, loss, 8, jnp.float64)
         _, grads = backprop.value_and_grad(net, params, X, T, loss)
@@ -117,8 +121,10 @@ def test_backprop_is_jit_and_vmap_compatible(getkey):
     net, params, X, T = _problem(getkey(), (3, 5, 2), "sigmoid", "sigmoid", "mse", 8, jnp.float32)
     jitted = jax.jit(backprop.value_and_grad, static_argnums=(0, 4))
     chex.assert_trees_all_close(
-        jitted(net, params, X, T, "mse"), backprop.value_and_grad(net, params, X, T, "mse"),
-        rtol=1e-5, atol=1e-7,
+        jitted(net, params, X, T, "mse"),
+        backprop.value_and_grad(net, params, X, T, "mse"),
+        rtol=1e-5,
+        atol=1e-7,
     )
     # per-example gradients with vmap over the batch, each example a batch of one
     per_example = jax.vmap(

@@ -22,8 +22,13 @@ def _fit(**kw):
 
 CASES = [
     ("X", ValueError, lambda: NET.apply(NET.init(jax.random.key(0)), np.zeros((4, 3), np.float32))),
-    ("T", ValueError, lambda: fn.backprop.value_and_grad(
-        NET, NET.init(jax.random.key(0)), X, np.zeros((4, 2), np.float32))),
+    (
+        "T",
+        ValueError,
+        lambda: fn.backprop.value_and_grad(
+            NET, NET.init(jax.random.key(0)), X, np.zeros((4, 2), np.float32)
+        ),
+    ),
     ("T", ValueError, lambda: _fit(data=(X, T[:3]))),
     ("sizes", ValueError, lambda: fn.MLP((2,))),
     ("sizes\\[1\\]", ValueError, lambda: fn.MLP((2, 0, 1))),
@@ -32,17 +37,37 @@ CASES = [
     ("batch_size", ValueError, lambda: _fit(batch_size=5)),
     ("epochs", ValueError, lambda: _fit(epochs=0)),
     ("lr", ValueError, lambda: fn.train.sgd_update({"w": 1.0}, {"w": 1.0}, lr=-0.1)),
-    ("learning_rate", ValueError, lambda: _fit(
-        opt=optax.inject_hyperparams(optax.sgd)(learning_rate=0.0))),
-    ("learning_rate", ValueError, lambda: _fit(
-        opt=optax.inject_hyperparams(optax.sgd)(learning_rate=0.1),
-        hyperparams={"learning_rate": -1.0})),
-    ("T", ValueError, lambda: _fit(
-        net=fn.MLP((2, 3), output="identity"), loss="softmax_cross_entropy",
-        data=(X, np.array([0, 1, 2, 3])))),
-    ("T", ValueError, lambda: _fit(
-        net=fn.MLP((2, 3), output="identity"), loss="softmax_cross_entropy",
-        data=(X, np.array([0, -1, 2, 1])))),
+    (
+        "learning_rate",
+        ValueError,
+        lambda: _fit(opt=optax.inject_hyperparams(optax.sgd)(learning_rate=0.0)),
+    ),
+    (
+        "learning_rate",
+        ValueError,
+        lambda: _fit(
+            opt=optax.inject_hyperparams(optax.sgd)(learning_rate=0.1),
+            hyperparams={"learning_rate": -1.0},
+        ),
+    ),
+    (
+        "T",
+        ValueError,
+        lambda: _fit(
+            net=fn.MLP((2, 3), output="identity"),
+            loss="softmax_cross_entropy",
+            data=(X, np.array([0, 1, 2, 3])),
+        ),
+    ),
+    (
+        "T",
+        ValueError,
+        lambda: _fit(
+            net=fn.MLP((2, 3), output="identity"),
+            loss="softmax_cross_entropy",
+            data=(X, np.array([0, -1, 2, 1])),
+        ),
+    ),
     ("X", ValueError, lambda: _fit(data=(np.where(X > 0, np.nan, X), T))),
     ("T", ValueError, lambda: _fit(data=(X, np.where(T > 0, np.inf, T)))),
     ("scheme", ValueError, lambda: NET.init(jax.random.key(0), "orthogonal")),
@@ -55,7 +80,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("argument", "error", "call"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("argument", "error", "call"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_bad_input_names_the_argument(argument, error, call):
     with pytest.raises(error, match=f"^{argument}:"):
         call()

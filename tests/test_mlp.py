@@ -53,7 +53,9 @@ def test_uniform_scheme_draws_weights_and_biases_within_scale(getkey):
 def test_default_scheme_is_he_for_relu_and_xavier_otherwise():
     key = jax.random.key(0)
     relu = fn.MLP((100, 10), output="relu")
-    chex.assert_trees_all_equal(relu.init(key), fn.MLP((100, 10), output="relu").init(key, "xavier"))
+    chex.assert_trees_all_equal(
+        relu.init(key), fn.MLP((100, 10), output="relu").init(key, "xavier")
+    )
     relu_hidden = fn.MLP((100, 20, 10), hidden="relu")
     chex.assert_trees_all_equal(relu_hidden.init(key), relu_hidden.init(key, "he"))
 

