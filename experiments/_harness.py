@@ -43,6 +43,24 @@ def write_json(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, out: str, filename: str) -> str:
+    """Saves ``fig`` as ``out/filename``, closes it, and returns the file name for the report."""
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, filename), dpi=100)
+    pyplot().close(fig)
+    return filename
+
+
 def run_experiment(module, mode: str = "quick", out: str | None = None, force: bool = False):
     """Runs ``module.run(settings, out_dir)`` for ``mode`` and writes ``out_dir/result.json``.
 

@@ -3,8 +3,6 @@ scikit-learn's bundled 8x8 digits: the lecture's four steps on real data."""
 
 from __future__ import annotations
 
-import os
-
 import jax
 import numpy as np
 import optax
@@ -55,10 +53,7 @@ def run(settings, out):
 
 
 def _figure(hist, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _harness.pyplot()
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     epochs = np.arange(1, hist["loss"].shape[1] + 1)
@@ -74,11 +69,7 @@ def _figure(hist, out):
     a1.legend()
     a2.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0))
     fig.suptitle("64-100-10 ReLU MLP on scikit-learn digits, one line per seed")
-    fig.tight_layout()
-    path = os.path.join(out, "digits_curves.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return os.path.basename(path)
+    return _harness.save_figure(fig, out, "digits_curves.png")
 
 
 def report(result):

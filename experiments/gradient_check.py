@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,10 +95,7 @@ def run(settings, out):
 
 
 def _figure(rows, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _harness.pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for dt, marker in (("float32", "o"), ("float64", "s")):
@@ -111,11 +106,7 @@ def _figure(rows, out):
     ax.set_ylabel("max relative error vs jax.grad")
     ax.legend()
     ax.set_title("hand-derived backprop vs jax.grad")
-    fig.tight_layout()
-    path = os.path.join(out, "gradient_check.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return os.path.basename(path)
+    return _harness.save_figure(fig, out, "gradient_check.png")
 
 
 def report(result):
