@@ -11,7 +11,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Loss", "mse", "half_sse", "softmax_cross_entropy", "get", "names", "targets_as_array"]
+__all__ = ["Loss", "mse", "half_sse", "softmax_cross_entropy", "get", "names"]
 
 
 class Loss(NamedTuple):
@@ -118,8 +118,3 @@ def get(loss: str | Loss, *, argument: str = "loss") -> Loss:
     raise TypeError(
         f"{argument}: expected a loss name (str) or an fnnet.losses.Loss, got {type(loss).__name__}"
     )
-
-
-def targets_as_array(t, a):
-    """Targets ``t`` in the form of outputs ``a``: one-hot for integer labels, else unchanged."""
-    return _one_hot_like(t, a)

@@ -86,14 +86,14 @@ class MLP:
 
     @property
     def n_params(self) -> int:
-        return sum((a + 1) * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        return sum((a + 1) * b for a, b in self.layer_sizes())
 
     def layer_activations(self) -> tuple[Activation, ...]:
         """The activation of each weight layer, hidden ones first, the output last."""
         return (self.hidden,) * (self.n_layers - 1) + (self.output,)
 
     def param_shapes(self) -> list[dict[str, tuple[int, ...]]]:
-        return [{"W": (a, b), "b": (b,)} for a, b in zip(self.sizes[:-1], self.sizes[1:])]
+        return [{"W": (a, b), "b": (b,)} for a, b in self.layer_sizes()]
 
     def describe(self) -> str:
         """The network in the lecture's words, with its parameter count.
