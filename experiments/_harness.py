@@ -61,12 +61,19 @@ def save_figure(fig, out: str, filename: str) -> str:
     return filename
 
 
+def experiment_name(module) -> str:
+    """The experiment's short name, also when its module runs as ``__main__`` (``python -m``)."""
+    spec = getattr(module, "__spec__", None)
+    full = spec.name if spec is not None else module.__name__
+    return full.rsplit(".", 1)[-1]
+
+
 def run_experiment(module, mode: str = "quick", out: str | None = None, force: bool = False):
     """Runs ``module.run(settings, out_dir)`` for ``mode`` and writes ``out_dir/result.json``.
 
     A result already on disk with the same settings is returned without running again.
     """
-    name = module.__name__.rsplit(".", 1)[-1]
+    name = experiment_name(module)
     settings = dict(module.QUICK if mode == "quick" else module.FULL)
     out = out or os.path.join(RESULTS, name)
     path = os.path.join(out, "result.json")
@@ -93,7 +100,7 @@ def run_experiment(module, mode: str = "quick", out: str | None = None, force: b
 
 def main(module, argv=None):
     """The command line of ``python -m experiments.NAME``."""
-    name = module.__name__.rsplit(".", 1)[-1]
+    name = experiment_name(module)
     p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=module.CLAIM)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="small settings, the default")

@@ -9,11 +9,12 @@ import os
 import struct
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from fnnet import _checks
 
-__all__ = ["logic_gate", "GATES", "mnist1d", "digits", "read_idx", "minibatch_indices"]
+__all__ = ["logic_gate", "GATES", "insects", "mnist1d", "digits", "read_idx", "minibatch_indices"]
 
 _X2 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 GATES = {
@@ -38,6 +39,27 @@ def logic_gate(name: str, dtype=np.float32):
     if key not in GATES:
         raise ValueError(f"name: expected one of {', '.join(map(repr, GATES))}, got {name!r}")
     return _X2.astype(dtype), GATES[key][:, None].astype(dtype)
+
+
+def insects(key, n: int = 300, noise: float = 0.3):
+    """Two noisy classes of the linear-classifier example: ladybirds (wide and short, around width
+    3.0, length 1.0; label 0) and caterpillars (narrow and long, around width 1.0, length 3.0;
+    label 1), half each, in random order.
+
+    Width and length get Gaussian noise of standard deviation ``noise`` (relative to the class
+    centre's size), clipped to at least 0.1 so that every width is a usable divisor.
+
+    Returns:
+      ``(points, labels)``: points (n, 2) as (width, length), labels (n,) int32. Jax arrays.
+    """
+    n = _checks.integer(n, "n", minimum=2)
+    if not (isinstance(noise, (int, float)) and 0 <= noise < float("inf")):
+        raise ValueError(f"noise: expected a finite number >= 0, got {noise!r}")
+    k_label, k_noise = jax.random.split(key)
+    labels = jax.random.permutation(k_label, jnp.arange(n) % 2).astype(jnp.int32)
+    centre = jnp.where(labels[:, None] == 1, jnp.array([1.0, 3.0]), jnp.array([3.0, 1.0]))
+    points = centre * (1.0 + noise * jax.random.normal(k_noise, (n, 2), centre.dtype))
+    return jnp.maximum(points, 0.1), labels
 
 
 @functools.lru_cache(maxsize=8)
