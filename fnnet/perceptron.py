@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from fnnet import _checks, activations
 
-__all__ = ["init", "predict", "update", "fit"]
+__all__ = ["init", "predict", "update", "fit", "combine"]
 
 
 def init(key, n_in: int = 2, scale=0.5, dtype=jnp.float32):
@@ -77,3 +77,44 @@ def fit(p, X, T, *, lr=1.0, epochs: int = 100, key=None):
     clean = mistakes == 0
     first = jnp.where(jnp.any(clean), jnp.argmax(clean) + 1, -1)
     return p, mistakes, first
+
+
+def combine(hidden, output):
+    """Perceptrons combined into two layers: the ``hidden`` perceptrons all read the inputs, and the
+    ``output`` perceptron reads their outputs. Returns ``(net, params)`` with ``net`` an
+    ``fnnet.MLP((n_in, len(hidden), 1), hidden="step", output="step")``.
+
+    XOR = AND(OR(x1, x2), NAND(x1, x2)), the lecture's "2 single layer perceptrons":
+
+    >>> import jax.numpy as jnp
+    >>> OR = {"w": jnp.array([1.0, 1.0]), "b": jnp.array(-0.5)}
+    >>> NAND = {"w": jnp.array([-1.0, -1.0]), "b": jnp.array(1.5)}
+    >>> AND = {"w": jnp.array([1.0, 1.0]), "b": jnp.array(-1.5)}
+    >>> net, params = combine([OR, NAND], AND)
+    >>> net.apply(params, jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])).ravel().tolist()
+    [0.0, 1.0, 1.0, 0.0]
+    """
+    from fnnet.mlp import MLP
+
+    if not isinstance(hidden, (list, tuple)) or not hidden:
+        raise TypeError(f"hidden: expected a non-empty list of perceptrons, got {hidden!r}")
+    shapes = {_checks.shape_of(p["w"]) for p in hidden}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ValueError(
+            f"hidden: expected perceptrons with weights of one shape (n_in,), got {shapes}"
+        )
+    if _checks.shape_of(output["w"]) != (len(hidden),):
+        raise ValueError(
+            f"output: expected weights of shape ({len(hidden)},) for {len(hidden)} hidden "
+            f"perceptrons, got {_checks.shape_of(output['w'])}"
+        )
+    (n_in,) = next(iter(shapes))
+    net = MLP((n_in, len(hidden), 1), hidden="step", output="step")
+    params = [
+        {
+            "W": jnp.stack([p["w"] for p in hidden], axis=1),
+            "b": jnp.stack([p["b"] for p in hidden]),
+        },
+        {"W": jnp.asarray(output["w"])[:, None], "b": jnp.asarray(output["b"])[None]},
+    ]
+    return net, params

@@ -136,9 +136,9 @@ def accuracy(net: MLP, loss, a, T):
     return None
 
 
-@partial(jax.jit, static_argnames=("net", "optimizer", "loss", "grads", "batch_size"))
+@partial(jax.jit, static_argnames=("net", "optimizer", "loss", "grads", "batch_size", "metrics"))
 def _run_epochs(
-    state, epoch_keys, X, T, eval_X, eval_T, *, net, optimizer, loss, grads, batch_size
+    state, epoch_keys, X, T, eval_X, eval_T, *, net, optimizer, loss, grads, batch_size, metrics
 ):
     step = make_step(net, optimizer, loss, grads)
 
@@ -158,6 +158,15 @@ def _run_epochs(
             eval_acc = accuracy(net, loss, a, eval_T)
             if eval_acc is not None:
                 record["eval_accuracy"] = eval_acc
+        if metrics is not None:
+            extra = metrics(state.params)
+            if not isinstance(extra, dict) or set(extra) & set(record):
+                raise ValueError(
+                    "metrics: expected a function returning a dict of new names (not "
+                    f"{sorted(record)}), got {type(extra).__name__} "
+                    f"{sorted(extra) if isinstance(extra, dict) else ''}".rstrip()
+                )
+            record.update(extra)
         return state, record
 
     return jax.lax.scan(epoch, state, epoch_keys)
@@ -182,6 +191,7 @@ def fit(
     init_scheme: str | None = None,
     init_scale=None,
     hyperparams: dict | None = None,
+    metrics: Callable | None = None,
     progress: bool = False,
 ):
     """Trains ``net`` by minibatch gradient descent: the lecture's four steps, ``epochs`` times over.
@@ -209,13 +219,18 @@ def fit(
       init_scheme, init_scale: passed to ``net.init`` (``init_scale`` may be traced).
       hyperparams: overrides for an ``optax.inject_hyperparams`` optimizer, e.g.
         ``{"learning_rate": lr}``; the values may be traced.
+      metrics: optional pure function ``params -> {name: array}`` evaluated after every epoch
+        inside the compiled run; its values join the history under their names. E.g. the largest
+        output error on the training set, ``lambda p: {"max_error": jnp.max(jnp.abs(
+        net.apply(p, X) - T))}``. Reuse one function object: a new one compiles a new run.
       progress: show a tqdm bar, advanced between compiled chunks of epochs (ignored under
         ``vmap``/``jit``, where the run stays one program).
 
     Returns:
       ``(state, history)``: the final :class:`TrainState` and a dict of per-epoch arrays:
       ``"loss"`` (mean minibatch loss over the epoch), ``"train_accuracy"`` (after the epoch, for
-      classification), ``"eval_loss"`` and ``"eval_accuracy"`` where ``eval_data`` is given.
+      classification), ``"eval_loss"`` and ``"eval_accuracy"`` where ``eval_data`` is given,
+      and the names that ``metrics`` returns.
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
@@ -233,6 +248,10 @@ def fit(
         backprop._require_derivatives(net)
     if not isinstance(key, jax.Array):
         raise TypeError(f"key: expected a PRNG key from jax.random.key, got {type(key).__name__}")
+    if metrics is not None and not callable(metrics):
+        raise TypeError(
+            f"metrics: expected a function params -> dict, got {type(metrics).__name__}"
+        )
 
     k_init, k_shuffle = jax.random.split(key)
     if params is None:
@@ -261,7 +280,13 @@ def fit(
     state = init_state(optimizer, params, hyperparams)
     epoch_keys = jax.random.split(k_shuffle, epochs)
     run = partial(
-        _run_epochs, net=net, optimizer=optimizer, loss=loss, grads=grads, batch_size=batch_size
+        _run_epochs,
+        net=net,
+        optimizer=optimizer,
+        loss=loss,
+        grads=grads,
+        batch_size=batch_size,
+        metrics=metrics,
     )
     traced = not _checks.is_concrete((state, epoch_keys, X, T, eval_X, eval_T))
     if not progress or traced:

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 import experiments.digits
 import experiments.gradient_check
 from experiments import __main__ as runner
@@ -36,3 +38,58 @@ def test_digits_experiment_small(tmp_path, monkeypatch):
     result = _harness.run_experiment(experiments.digits, "quick", str(tmp_path))
     assert len(result["test_accuracy_per_seed"]) == 2
     assert 0.1 < result["test_accuracy_mean"] <= 1.0
+
+
+def test_linear_classifier_experiment_small(tmp_path, monkeypatch):
+    import experiments.linear_classifier as lc
+
+    small = {**lc.QUICK, "n_points": 200, "data_seeds": 8, "last": 50}
+    monkeypatch.setattr(lc, "QUICK", small)
+    result = _harness.run_experiment(lc, "quick", str(tmp_path))
+    assert result["book_arithmetic_reproduced"]
+    assert result["book"]["1.0"]["A_after_each_update"][-1] == pytest.approx(2.9)
+    var = [result["noisy"][str(lr)]["var_A_last"] for lr in small["lrs"]]
+    assert var == sorted(var, reverse=True)
+    assert result["verdict"] == "holds"
+    assert all((tmp_path / f).stat().st_size > 0 for f in result["figures"])
+
+
+def test_logic_gates_experiment_small(tmp_path, monkeypatch):
+    import experiments.logic_gates as lg
+
+    small = {**lg.QUICK, "seeds": 64, "grid_points": 21, "mlp_seeds": 16, "mlp_epochs": 1000}
+    monkeypatch.setattr(lg, "QUICK", small)
+    result = _harness.run_experiment(lg, "quick", str(tmp_path))
+    conv = {g: r["converged"]["fraction"] for g, r in result["perceptron"].items()}
+    assert conv == {"and": 1.0, "or": 1.0, "nand": 1.0, "xor": 0.0}
+    assert result["grid_separating_lines"]["xor"] == 0
+    assert result["grid_separating_lines"]["and"] > 0
+    assert result["hand_built_xor"]["truth_table"] == [0.0, 1.0, 1.0, 0.0]
+    assert 0.5 < result["backprop_xor"]["2-2-1"]["solved"]["fraction"] <= 1.0
+    assert len(result["figures"]) == 4
+    assert "XOR" in "\n".join(lg.report(result))
+
+
+def test_brute_force_lines_counts_a_known_case():
+    from experiments.logic_gates import brute_force_lines
+
+    # on the grid {-1, -0.5, 0, 0.5, 1}^3: AND needs w0 < 0, w0 + w1 < 0, w0 + w2 < 0 and
+    # w0 + w1 + w2 >= 0: only (-1, 0.5, 0.5). OR needs w0 < 0, w0 + w1 >= 0, w0 + w2 >= 0:
+    # (-1, 1, 1) and w0 = -0.5 with w1, w2 in {0.5, 1}, five in all. NAND needs w0 >= 0,
+    # w0 + w1 >= 0, w0 + w2 >= 0, w0 + w1 + w2 < 0: (0.5, -0.5, -0.5) and three with w0 = 1.
+    counts = brute_force_lines(5, 1.0)
+    assert counts == {"and": 1, "or": 5, "nand": 4, "xor": 0}
+
+
+def test_xor_training_vmapped_equals_per_seed():
+    import jax
+    import numpy as np
+
+    from experiments import _xor
+
+    keys = jax.random.split(jax.random.key(5), 4)
+    many = jax.jit(jax.vmap(lambda k: _xor.train(k, epochs=300)))(keys)
+    for i in range(4):
+        one = _xor.train(keys[i], epochs=300)
+        assert int(one["epoch_solved"]) == int(many["epoch_solved"][i])
+        np.testing.assert_allclose(one["loss"], many["loss"][i], rtol=1e-5)

@@ -67,3 +67,28 @@ def test_bad_inputs_name_the_argument():
         perceptron.fit(p, X, T, lr=0.0)
     with pytest.raises(ValueError, match="^p:"):
         perceptron.fit(perceptron.init(jax.random.key(0), n_in=3), X, T)
+
+
+def test_perceptrons_combined_into_two_layers_compute_xor():
+    from experiments.logic_gates import AND, NAND, OR, hand_built_xor
+
+    X, T = fn.data.logic_gate("xor")
+    net, params = hand_built_xor()
+    assert net.sizes == (2, 2, 1) and net.hidden.name == "step" and net.output.name == "step"
+    np.testing.assert_array_equal(np.asarray(net.apply(params, X)), T)
+    # each hidden unit is the gate it was built from
+    h = np.asarray(fn.activations.step(X @ params[0]["W"] + params[0]["b"][None, :]))
+    np.testing.assert_array_equal(h[:, 0], fn.data.GATES["or"])
+    np.testing.assert_array_equal(h[:, 1], fn.data.GATES["nand"])
+    for gate, p in (("or", OR), ("nand", NAND), ("and", AND)):
+        np.testing.assert_array_equal(perceptron.predict(p, X), fn.data.GATES[gate])
+
+
+def test_combine_checks_shapes():
+    p2 = perceptron.init(jax.random.key(0), 2)
+    with pytest.raises(ValueError, match=r"^output: expected weights of shape \(2,\)"):
+        perceptron.combine([p2, p2], p2 | {"w": jnp.ones(3)})
+    with pytest.raises(ValueError, match="^hidden: expected perceptrons with weights of one shape"):
+        perceptron.combine([p2, perceptron.init(jax.random.key(0), 3)], p2)
+    with pytest.raises(TypeError, match="^hidden: expected a non-empty list"):
+        perceptron.combine([], p2)

@@ -152,3 +152,30 @@ def test_hyperparams_need_inject_hyperparams(getkey):
             batch_size=4,
             hyperparams={"learning_rate": 0.1},
         )
+
+
+def _max_error(params):
+    return {"max_error": jnp.max(jnp.abs(NET.apply(params, XOR[0]) - XOR[1]))}
+
+
+def test_metrics_join_the_history_after_every_epoch(getkey):
+    opt = optax.sgd(0.5, momentum=0.9)
+    key = getkey()
+    state, hist = train.fit(
+        NET, opt, key, XOR, epochs=30, batch_size=4, loss="half_sse", metrics=_max_error
+    )
+    assert hist["max_error"].shape == (30,)
+    np.testing.assert_allclose(hist["max_error"][-1], _max_error(state.params)["max_error"])
+    s10, h10 = train.fit(
+        NET, opt, key, XOR, epochs=10, batch_size=4, loss="half_sse", metrics=_max_error
+    )
+    np.testing.assert_allclose(h10["max_error"][-1], _max_error(s10.params)["max_error"])
+    assert not np.allclose(hist["max_error"][0], hist["max_error"][-1])
+
+
+def test_metrics_must_return_new_names(getkey):
+    opt = optax.sgd(0.5)
+    with pytest.raises(ValueError, match="^metrics: expected a function returning a dict"):
+        train.fit(NET, opt, getkey(), XOR, epochs=1, batch_size=4, metrics=lambda p: {"loss": 0.0})
+    with pytest.raises(TypeError, match="^metrics: expected a function"):
+        train.fit(NET, opt, getkey(), XOR, epochs=1, batch_size=4, metrics={"a": 1})
