@@ -8,5 +8,15 @@ training that ``jax.vmap`` runs over many seeds at once.
 from fnnet import activations, backprop, data, io, linear, losses, perceptron, train
 from fnnet.mlp import MLP
 
-__all__ = ["MLP", "activations", "backprop", "data", "io", "linear", "losses", "perceptron", "train"]
+__all__ = [
+    "MLP",
+    "activations",
+    "backprop",
+    "data",
+    "io",
+    "linear",
+    "losses",
+    "perceptron",
+    "train",
+]
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from fnnet import _checks, activations, backprop, data, losses
+from fnnet import layout as _layout
 from fnnet.mlp import MLP
 
 __all__ = [
@@ -110,8 +111,10 @@ def make_step(net: MLP, optimizer, loss="mse", grads: str = "backprop"):
         raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
     _check_optimizer(optimizer)
     loss = losses.get(loss)
-    value_and_grad = _grad_fn(net, loss, grads)
+    return _step(_grad_fn(net, loss, grads), optimizer)
 
+
+def _step(value_and_grad, optimizer):
     def step(state: TrainState, X, T):
         value, g = value_and_grad(state.params, X, T)
         updates, opt_state = optimizer.update(g, state.opt_state, state.params)
@@ -136,40 +139,121 @@ def accuracy(net: MLP, loss, a, T):
     return None
 
 
-@partial(jax.jit, static_argnames=("net", "optimizer", "loss", "grads", "batch_size", "metrics"))
+HISTORIES = ("epoch", "final")
+
+
+def _records(net, loss, metrics, params, X, T, eval_X, eval_T):
+    """What the history holds besides the loss, for matrix-layout ``params``."""
+    record = {}
+    train_acc = accuracy(net, loss, net.apply(params, X), T)
+    if train_acc is not None:
+        record["train_accuracy"] = train_acc
+    if eval_X is not None:
+        a = net.apply(params, eval_X)
+        record["eval_loss"] = loss.value(a, eval_T)
+        eval_acc = accuracy(net, loss, a, eval_T)
+        if eval_acc is not None:
+            record["eval_accuracy"] = eval_acc
+    if metrics is not None:
+        extra = metrics(params)
+        if not isinstance(extra, dict) or set(extra) & ({"loss", "epoch_solved"} | set(record)):
+            raise ValueError(
+                "metrics: expected a function returning a dict of new names (not "
+                f"{sorted({'loss', 'epoch_solved'} | set(record))}), got {type(extra).__name__} "
+                f"{sorted(extra) if isinstance(extra, dict) else ''}".rstrip()
+            )
+        record.update(extra)
+    return record
+
+
+@partial(
+    jax.jit,
+    static_argnames=(
+        "net",
+        "optimizer",
+        "loss",
+        "grads",
+        "batch_size",
+        "metrics",
+        "layout",
+        "history",
+        "solved",
+    ),
+)
 def _run_epochs(
-    state, epoch_keys, X, T, eval_X, eval_T, *, net, optimizer, loss, grads, batch_size, metrics
+    state,
+    solved_at,
+    epoch0,
+    epoch_keys,
+    X,
+    T,
+    eval_X,
+    eval_T,
+    *,
+    net,
+    optimizer,
+    loss,
+    grads,
+    batch_size,
+    metrics,
+    layout,
+    history,
+    solved,
 ):
-    step = make_step(net, optimizer, loss, grads)
+    like = state.params
+    if layout == "scalar":
+        # every parameter its own leaf in the loop's carry: after vmap all arithmetic is elementwise
+        # over seeds (see fnnet.layout); converted once here and once at the end
+        state = TrainState(
+            _layout.unstack(state.params),
+            _layout.map_params(_layout.unstack, state.opt_state, like),
+            state.step,
+        )
+        step = _step(partial(_layout.value_and_grad, net, loss=loss, grads=grads), optimizer)
 
-    def minibatch(state, idx):
-        return step(state, X[idx], T[idx])
+        def outputs(params, X):
+            return jnp.stack([jnp.stack(a) for a in _layout.apply(net, params, X)])
 
-    def epoch(state, key):
-        idx = data.minibatch_indices(key, X.shape[0], batch_size)  # step 1: draw minibatches
-        state, m = jax.lax.scan(minibatch, state, idx)  # steps 2-4: gradients, update, repeat
-        record = {"loss": jnp.mean(m["loss"])}
-        train_acc = accuracy(net, loss, net.apply(state.params, X), T)
-        if train_acc is not None:
-            record["train_accuracy"] = train_acc
-        if eval_X is not None:
-            a = net.apply(state.params, eval_X)
-            record["eval_loss"] = loss.value(a, eval_T)
-            eval_acc = accuracy(net, loss, a, eval_T)
-            if eval_acc is not None:
-                record["eval_accuracy"] = eval_acc
-        if metrics is not None:
-            extra = metrics(state.params)
-            if not isinstance(extra, dict) or set(extra) & set(record):
-                raise ValueError(
-                    "metrics: expected a function returning a dict of new names (not "
-                    f"{sorted(record)}), got {type(extra).__name__} "
-                    f"{sorted(extra) if isinstance(extra, dict) else ''}".rstrip()
-                )
-            record.update(extra)
-        return state, record
+        matrix = _layout.restack
+    else:
+        step = _step(_grad_fn(net, loss, grads), optimizer)
+        outputs, matrix = net.apply, lambda p: p
+    full_batch = batch_size == X.shape[0]
 
-    return jax.lax.scan(epoch, state, epoch_keys)
+    def epoch(carry, xs):
+        state, solved_at, _ = carry
+        key, e = xs
+        if full_batch:  # one step on all the data: no order to draw
+            state, m = step(state, X, T)
+            value = m["loss"]
+        else:  # step 1: draw minibatches; steps 2-4: gradients, update, repeat
+            idx = data.minibatch_indices(key, X.shape[0], batch_size)
+            state, m = jax.lax.scan(lambda s, i: step(s, X[i], T[i]), state, idx)
+            value = jnp.mean(m["loss"])
+        if solved is not None:
+            ok = solved(outputs(state.params, X), T)
+            solved_at = jnp.where((solved_at < 0) & ok, e + 1, solved_at)
+        record = {"loss": value}
+        if history == "epoch":
+            record.update(_records(net, loss, metrics, matrix(state.params), X, T, eval_X, eval_T))
+            return (state, solved_at, value), record
+        return (state, solved_at, value), None
+
+    epochs = epoch0 + jnp.arange(epoch_keys.shape[0], dtype=jnp.int32)
+    value0 = jnp.zeros((), jax.tree.leaves(like)[0].dtype)
+    (state, solved_at, value), records = jax.lax.scan(
+        epoch, (state, solved_at, value0), (epoch_keys, epochs)
+    )
+    if history == "final":
+        params = matrix(state.params)
+        records = {"loss": value, **_records(net, loss, metrics, params, X, T, eval_X, eval_T)}
+    if layout == "scalar":
+        state = TrainState(
+            _layout.restack(state.params),
+            _layout.map_params(_layout.restack, state.opt_state, state.params),
+            state.step,
+        )
+    return state, solved_at, records
 
 
 def _as_dtype(t, dtype):
@@ -192,6 +276,9 @@ def fit(
     init_scale=None,
     hyperparams: dict | None = None,
     metrics: Callable | None = None,
+    solved: Callable | None = None,
+    history: str = "epoch",
+    layout: str = "auto",
     progress: bool = False,
 ):
     """Trains ``net`` by minibatch gradient descent: the lecture's four steps, ``epochs`` times over.
@@ -223,14 +310,29 @@ def fit(
         inside the compiled run; its values join the history under their names. E.g. the largest
         output error on the training set, ``lambda p: {"max_error": jnp.max(jnp.abs(
         net.apply(p, X) - T))}``. Reuse one function object: a new one compiles a new run.
+      solved: optional criterion ``(a, T) -> bool`` on the outputs ``a`` for the training inputs,
+        checked after every epoch; the history's ``"epoch_solved"`` is the first epoch (1-based)
+        after which it held, or -1. E.g. XOR's classic "every output within 0.4 of its target":
+        ``lambda a, T: jnp.all(jnp.abs(a - T) < 0.4)``. Training goes on for all ``epochs``.
+      history: ``"epoch"`` records after every epoch (arrays of length ``epochs``); ``"final"``
+        records once, after the last epoch (scalars): for sweeps of many seeds, where a record
+        per epoch and seed costs memory and time.
+      layout: ``"auto"``, ``"matrix"`` or ``"scalar"``, how the compiled loop holds the
+        parameters (see :mod:`fnnet.layout`): ``"auto"`` writes small networks out per parameter,
+        which ``jax.vmap`` over seeds turns into fast elementwise code. Parameters and state come
+        back in the usual matrix layout either way; the numbers agree to float rounding.
       progress: show a tqdm bar, advanced between compiled chunks of epochs (ignored under
         ``vmap``/``jit``, where the run stays one program).
 
     Returns:
-      ``(state, history)``: the final :class:`TrainState` and a dict of per-epoch arrays:
-      ``"loss"`` (mean minibatch loss over the epoch), ``"train_accuracy"`` (after the epoch, for
-      classification), ``"eval_loss"`` and ``"eval_accuracy"`` where ``eval_data`` is given,
-      and the names that ``metrics`` returns.
+      ``(state, history)``: the final :class:`TrainState` and a dict of per-epoch arrays (or, with
+      ``history="final"``, final values): ``"loss"`` (mean minibatch loss over the epoch, before
+      each update), ``"train_accuracy"`` (after the epoch, for classification), ``"eval_loss"``
+      and ``"eval_accuracy"`` where ``eval_data`` is given, the names that ``metrics`` returns,
+      and ``"epoch_solved"`` where ``solved`` is given.
+
+    A full batch (``batch_size`` = n) takes one step per epoch on the data in its given order;
+    smaller batches draw a fresh permutation each epoch.
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
@@ -252,6 +354,13 @@ def fit(
         raise TypeError(
             f"metrics: expected a function params -> dict, got {type(metrics).__name__}"
         )
+    if solved is not None and not callable(solved):
+        raise TypeError(f"solved: expected a function (a, T) -> bool, got {type(solved).__name__}")
+    if history not in HISTORIES:
+        raise ValueError(
+            f"history: expected one of {', '.join(map(repr, HISTORIES))}, got {history!r}"
+        )
+    layout = _layout.choose(layout, net, loss, batch_size)
 
     k_init, k_shuffle = jax.random.split(key)
     if params is None:
@@ -287,21 +396,32 @@ def fit(
         grads=grads,
         batch_size=batch_size,
         metrics=metrics,
+        layout=layout,
+        history=history,
+        solved=solved,
     )
+    solved_at = jnp.array(-1, jnp.int32)
     traced = not _checks.is_concrete((state, epoch_keys, X, T, eval_X, eval_T))
     if not progress or traced:
-        return run(state, epoch_keys, X, T, eval_X, eval_T)
-
-    tqdm = _checks.require("tqdm", "tqdm").tqdm
-    # chunks of equal length (plus one remainder) keep compilation to at most two programs
-    chunk = max(1, math.ceil(epochs / 100))
-    records = []
-    with tqdm(total=epochs, desc=f"fit {'-'.join(map(str, net.sizes))}", unit="epoch") as bar:
-        for start in range(0, epochs, chunk):
-            keys = epoch_keys[start : start + chunk]
-            state, rec = run(state, keys, X, T, eval_X, eval_T)
-            records.append(rec)
-            bar.set_postfix(loss=f"{float(rec['loss'][-1]):.4g}", refresh=False)
-            bar.update(keys.shape[0])
-    history = jax.tree.map(lambda *r: jnp.concatenate(r), *records)
-    return state, history
+        state, solved_at, records = run(state, solved_at, 0, epoch_keys, X, T, eval_X, eval_T)
+    else:
+        tqdm = _checks.require("tqdm", "tqdm").tqdm
+        # chunks of equal length (plus one remainder) keep compilation to at most two programs
+        chunk = max(1, math.ceil(epochs / 100))
+        parts = []
+        desc = f"fit {'-'.join(map(str, net.sizes))}"
+        with tqdm(total=epochs, desc=desc, unit="epoch") as bar:
+            for start in range(0, epochs, chunk):
+                keys = epoch_keys[start : start + chunk]
+                state, solved_at, rec = run(state, solved_at, start, keys, X, T, eval_X, eval_T)
+                parts.append(rec)
+                last = rec["loss"] if history == "final" else rec["loss"][-1]
+                bar.set_postfix(loss=f"{float(last):.4g}", refresh=False)
+                bar.update(keys.shape[0])
+        if history == "final":
+            records = parts[-1]
+        else:
+            records = jax.tree.map(lambda *r: jnp.concatenate(r), *parts)
+    if solved is not None:
+        records = {**records, "epoch_solved": solved_at}
+    return state, records
