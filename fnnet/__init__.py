@@ -5,7 +5,7 @@ The fundamentals of deep learning as an introductory lecture teaches them, made 
 training that ``jax.vmap`` runs over many seeds at once.
 """
 
-from fnnet import activations, backprop, data, io, layout, linear, losses, perceptron, train
+from fnnet import activations, backprop, data, io, layout, linear, losses, perceptron, sweep, train
 from fnnet.mlp import MLP
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "linear",
     "losses",
     "perceptron",
+    "sweep",
     "train",
 ]
 __version__ = "0.1.0"

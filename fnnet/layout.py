@@ -40,7 +40,7 @@ __all__ = [
 
 LAYOUTS = ("auto", "matrix", "scalar")
 # largest batch_size x n_params that "auto" writes out as scalars (the program grows with it)
-MAX_SCALAR_WORK = 512
+MAX_SCALAR_WORK = 256
 
 
 def unstack(params):

@@ -1,5 +1,5 @@
 """Many training runs as one compiled program: every seed times every hyperparameter point, by
-``jax.vmap`` over seeds, in chunks spread over all devices, resumable from a folder of finished chunks.
+``jax.vmap`` over seeds, in chunks spread over all devices, resumable from a folder of chunks.
 
 The lecture's claims about training ("a 2-2-1 network learns XOR") are claims about a distribution
 over random initialisations; a sweep measures that distribution with as many seeds as it takes.
@@ -24,15 +24,17 @@ and jit propagates that sharding through the program.
 
 Reproducibility. The same sweep on the same machine (same chunk size, same device count) gives
 bitwise the same numbers on a deterministic backend (XLA on CPU; on GPU set
-``XLA_FLAGS=--xla_gpu_deterministic_ops=true``), so a resumed sweep equals an uninterrupted one. Across chunk
-sizes and device counts, results agree to float rounding but are not promised bitwise: XLA
-compiles the vmapped program for the number of seeds per device, and a seed's lane in that
-batch (vectorised body or remainder, or a batch of one) can change the last bit of a reduction
-or a matmul, which training then amplifies. On CPU (jaxlib 0.10.2), for a 2-2-1 MLP trained 50
-epochs on XOR, a grid with learning rates up to 2 gave bitwise equal results for every chunk size
-and for 1 versus 4 devices; with a learning rate of 5, some chunk sizes changed the final loss by
-one float32 ulp and one seed per chunk changed weights by up to 7e-6. The tests compare such runs
-to a tolerance of 1e-5 and same-machine reruns bitwise.
+``XLA_FLAGS=--xla_gpu_deterministic_ops=true``), so a resumed sweep equals an uninterrupted one.
+Across chunk sizes and device counts, results agree to float rounding but are not promised
+bitwise: XLA compiles the vmapped program for the number of seeds per device, its code depends
+on that number (how loops are vectorised, or a batch of one), and that can change the last bit
+of a reduction or a matmul, which training then amplifies. Measured on CPU (jaxlib 0.10.2), 24
+seeds of a 2-2-1 MLP trained 50 epochs on XOR by :func:`fnnet.train.fit` with learning rates up to 5: with
+fit's default layout, bitwise equal for every chunk size from 1 to 32 on one device and from 4 to
+128 on four; with ``layout="matrix"`` and minibatches of 2, several chunk sizes changed the final
+loss by one float32 ulp, and one seed per device changed weights by up to 2e-3 (chaotic
+training at that learning rate). Compare such runs with a tolerance; reruns of one sweep on one
+machine are bitwise equal.
 
 Resuming. With ``out=DIR``, every finished chunk is written atomically (a temporary file, then
 ``os.replace``) to ``DIR/chunks/p{point}-c{chunk}.npz`` (``point`` the grid point's flat index in
@@ -51,7 +53,8 @@ on a filesystem that all of them share. Units are numbered u = point * n_chunks 
 p = ``jax.process_index()`` of P = ``jax.process_count()`` computes the units with u % P == p on
 its local devices and writes them to ``out``; after a barrier
 (``jax.experimental.multihost_utils.sync_global_devices``) every process loads the whole sweep
-from ``out`` and returns it. With one process all of this reduces to computing every unit.
+from ``out`` and returns it. With one process all of this reduces to computing every unit. (The
+tests run two CPU processes on one machine this way.)
 
 >>> import jax, jax.numpy as jnp, numpy as np
 >>> def train_one(key, scale):
@@ -91,8 +94,6 @@ _FORMAT = 1
 _SETTINGS = "settings.json"
 _CHUNKS = "chunks"
 
-Unit = tuple  # (grid point's index tuple, chunk index)
-
 
 class Results(NamedTuple):
     """What :func:`run` returns.
@@ -105,8 +106,9 @@ class Results(NamedTuple):
         leaf of that seed's result holds a NaN or an infinity.
       grid: the grid as NumPy arrays, in the order of the leading axes (``{}`` without a grid).
       n_seeds: the number of seeds.
-      computed: the units this call computed (the rest were loaded from ``out``), each
-        ``(grid_index, chunk)`` with ``grid_index`` a tuple of indices into the grid.
+      computed: the units this call (this process, with several) computed; the rest were loaded
+        from ``out``. Each is ``(grid_index, chunk)``, ``grid_index`` a tuple of indices into
+        the grid, ``chunk`` covering seeds ``chunk * chunk_size`` up to the next chunk.
     """
 
     values: Any
@@ -354,6 +356,7 @@ def _write_atomic(path: str, write) -> None:
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a shared sweep from its readers
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -420,7 +423,7 @@ def run(
         loss, the epoch it solved the task, parameters, ...). It runs under ``jax.vmap`` and
         ``jax.jit``: no Python control flow on its arguments. The grid's values arrive as traced
         0-d arrays of the grid's dtype.
-      n_seeds: seeds per grid point, >= 1.
+      n_seeds: seeds per grid point, 1 <= n_seeds <= 2**31.
       grid: optional dict ``name -> 1-D array`` of hyperparameter values; each name a keyword
         argument of ``train_one``. Values must be finite numbers.
       key: the sweep's PRNG key (default ``jax.random.key(0)``).
@@ -442,7 +445,7 @@ def run(
     """
     grid = _check_grid(grid)
     _check_train_one(train_one, list(grid))
-    n_seeds = _checks.integer(n_seeds, "n_seeds", minimum=1, maximum=2**32)
+    n_seeds = _checks.integer(n_seeds, "n_seeds", minimum=1, maximum=2**31)
     key = jax.random.key(0) if key is None else _as_key(key)
     if name is None:
         name = _default_name(train_one)
@@ -491,9 +494,9 @@ def run(
     def hparams_at(g):
         return {k: np.asarray(v[i]) for (k, v), i in zip(grid.items(), g)}
 
-    # One trace gives the results' structure; jit reuses it for the calls below.
-    traced = program.trace(key, seeds_of(0), hparams_at((0,) * len(grid)), **static)
-    out_info, _ = traced.out_info
+    # One trace gives the results' structure; jit's cache reuses it for the calls below.
+    first = (key, seeds_of(0), hparams_at((0,) * len(grid)))
+    out_info, _ = jax.eval_shape(functools.partial(program, **static), *first)
     for p, s in jax.tree_util.tree_leaves_with_path(out_info):
         if not (s.dtype == bool or jnp.issubdtype(s.dtype, jnp.number)):
             raise TypeError(
@@ -513,8 +516,8 @@ def run(
                     f"same settings. Differences: {'; '.join(diff)}"
                 )
         else:
-            os.makedirs(os.path.join(out, _CHUNKS), exist_ok=True)
-            text = json.dumps(settings, indent=1).encode()
+            os.makedirs(out, exist_ok=True)
+            text = json.dumps(settings, indent=2).encode()
             _write_atomic(os.path.join(out, _SETTINGS), lambda f: f.write(text))
         os.makedirs(os.path.join(out, _CHUNKS), exist_ok=True)
 
@@ -554,6 +557,7 @@ def run(
 
     units = _units(grid_shape, n_chunks)
     mine = [u for n, u in enumerate(units) if n % n_processes == process]
+    others = [u for n, u in enumerate(units) if n % n_processes != process]
     todo = [u for u in mine if not load(*u)]
 
     bar = None
@@ -596,8 +600,8 @@ def run(
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices(f"fnnet.sweep {name}")
-        for u in units:
-            if u not in mine and not load(*u):
+        for u in others:
+            if not load(*u):
                 raise RuntimeError(f"out: unit {u} missing after all processes finished")
 
     return Results(
