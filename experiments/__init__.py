@@ -1,1 +1,18 @@
-"""One module per lecture claim; `python -m experiments` runs them all and writes a report."""
+"""One module per claim of the lecture; ``python -m experiments`` runs them all.
+
+On a CPU, XLA presents the host as one device. Before JAX starts, this package asks it for one
+device per core (``--xla_force_host_platform_device_count``) unless ``XLA_FLAGS`` already sets a
+count, so that ``fnnet.sweep`` can shard seeds over the cores. Computations that are not sharded
+run on the first device as before.
+"""
+
+import os
+import sys
+
+if "jax" not in sys.modules and "xla_force_host_platform_device_count" not in os.environ.get(
+    "XLA_FLAGS", ""
+):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "")
+        + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
+    ).strip()

@@ -93,3 +93,90 @@ def test_xor_training_vmapped_equals_per_seed():
         one = _xor.train(keys[i], epochs=300)
         assert int(one["epoch_solved"]) == int(many["epoch_solved"][i])
         np.testing.assert_allclose(one["loss"], many["loss"][i], rtol=1e-5)
+
+
+def test_benchmark_numpy_baseline_trains_like_fit():
+    import jax
+    import numpy as np
+    import optax
+
+    import fnnet as fn
+    from experiments import benchmark
+
+    net = fn.MLP((2, 2, 1))
+    X, T = fn.data.logic_gate("xor")
+    keys = jax.random.split(jax.random.key(0), 3)
+    p0 = jax.vmap(lambda k: net.init(k, "uniform", 0.5))(keys)
+
+    def fit(p):
+        s, h = fn.train.fit(
+            net,
+            optax.sgd(0.5),
+            keys[0],
+            (X, T),
+            epochs=20,
+            batch_size=4,
+            loss="half_sse",
+            params=p,
+            history="final",
+        )
+        return s.params, h["loss"]
+
+    ref, ref_loss = jax.jit(jax.vmap(fit))(p0)
+    got, loss = benchmark._numpy_xor(3, 20, params=jax.tree.map(np.asarray, p0))
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
+
+
+def test_benchmark_worker_small():
+    from experiments import benchmark
+
+    small = {
+        **benchmark.QUICK,
+        "seeds": 64,
+        "steps": 20,
+        "chunk_size": 32,
+        "loop_seeds": 2,
+        "naive_steps": 5,
+        "numpy_seeds": 64,
+        "numpy_steps": 5,
+        "big_seeds": 8,
+        "big_steps": 3,
+        "repeats": 1,
+    }
+    r = benchmark.worker(small)
+    for method, _ in benchmark.METHODS:
+        assert r[method]["seed_steps_per_s"] > 0, method
+    assert r["big_auto"]["layout"] == "matrix"
+    rows = benchmark.crossover(
+        {**small, "crossover_seeds": 8, "crossover_steps": 3, "crossover_nets": [[[2, 2, 1], 4]]}
+    )
+    assert rows[0]["auto"] == "scalar" and rows[0]["scalar"]["seed_steps_per_s"] > 0
+
+
+def test_wilson_interval():
+    from experiments.xor_sweep import wilson
+
+    lo, hi = wilson(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)
+    assert wilson(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+    assert wilson(10, 10)[1] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_xor_sweep_small_resumes(tmp_path, monkeypatch):
+    import experiments.xor_sweep as xs
+
+    small = {**xs.QUICK, "seeds": 16, "epochs": 400, "ranges": [0.5, 8.0], "chunk_size": 8}
+    monkeypatch.setattr(xs, "QUICK", small)
+    result = _harness.run_experiment(xs, "quick", str(tmp_path))
+    assert len(result["cells"]) == 2 * len(xs.OPTIMIZERS)
+    for c in result["cells"]:
+        assert 0.0 <= c["wilson95"][0] <= c["solved_fraction"] <= c["wilson95"][1] <= 1.0
+    # the sweep's chunks are on disk: a forced rerun loads them instead of training again
+    import fnnet as fn
+
+    (sweep_dir,) = [p for p in tmp_path.iterdir() if p.name.startswith("sweep-")]
+    assert not fn.sweep.status(str(sweep_dir)).missing
+    again = _harness.run_experiment(xs, "quick", str(tmp_path), force=True)
+    assert again["cells"] == result["cells"]
