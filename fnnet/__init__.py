@@ -5,7 +5,20 @@ The fundamentals of deep learning as an introductory lecture teaches them, made 
 training that ``jax.vmap`` runs over many seeds at once.
 """
 
-from fnnet import activations, backprop, data, io, layout, linear, losses, perceptron, sweep, train
+from fnnet import (
+    activations,
+    backprop,
+    data,
+    diagnostics,
+    io,
+    layout,
+    linear,
+    losses,
+    perceptron,
+    pretrain,
+    sweep,
+    train,
+)
 from fnnet.mlp import MLP
 
 __all__ = [
@@ -13,11 +26,13 @@ __all__ = [
     "activations",
     "backprop",
     "data",
+    "diagnostics",
     "io",
     "layout",
     "linear",
     "losses",
     "perceptron",
+    "pretrain",
     "sweep",
     "train",
 ]

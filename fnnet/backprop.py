@@ -35,7 +35,7 @@ def check_batch(net: MLP, loss: losses.Loss, X, T):
     return X, T
 
 
-def value_and_grad(net: MLP, params, X, T, loss="mse"):
+def value_and_grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
     """The loss and its gradient with respect to ``params``, by the chain rule written out.
 
     Forward: z^(l+1) = a^(l) W^(l) + b^(l), a^(l+1) = g(z^(l+1)), a^(0) = X.
@@ -47,12 +47,16 @@ def value_and_grad(net: MLP, params, X, T, loss="mse"):
 
     where g' is the activation's derivative in the chain rule's form (sigmoid: a(1 - a)).
 
+    With dropout, a hidden layer passes on a^(l) ⊙ m^(l), m the kept-unit scale (1/(1 - rate)
+    or 0), and the mask enters the chain rule: δ^(l) = (δ^(l+1) W^(l)ᵀ) ⊙ m^(l) ⊙ g'(z^(l)).
+
     Args:
       net: the network spec.
       params: its parameters (``net.init``).
       X: (batch, n_in) inputs.
       T: (batch, n_out) targets, or (batch,) integer labels for ``softmax_cross_entropy``.
       loss: a name in ``fnnet.losses.names()`` or an :class:`fnnet.losses.Loss`.
+      dropout, key: dropout rate and the key of its masks, as in :meth:`fnnet.MLP.forward`.
 
     Returns:
       ``(L, grads)`` with ``grads`` in the structure of ``params``, equal to
@@ -65,7 +69,7 @@ def value_and_grad(net: MLP, params, X, T, loss="mse"):
     loss = losses.get(loss)
     X, T = check_batch(net, loss, X, T)
     _require_derivatives(net)
-    a, cache = net.forward(params, X)
+    a, cache = net.forward(params, X, dropout=dropout, key=key)
     value = loss.value(a, T)
 
     grads = [None] * net.n_layers
@@ -76,14 +80,17 @@ def value_and_grad(net: MLP, params, X, T, loss="mse"):
         a_in = cache[l][0]
         grads[l] = {"W": a_in.T @ delta, "b": jnp.sum(delta, axis=0)}
         if l > 0:
-            _, z_in, a_prev = cache[l - 1]
-            delta = (delta @ params[l]["W"].T) * acts[l - 1].deriv(z_in, a_prev)
+            _, z_in, a_prev, keep = cache[l - 1]
+            delta = delta @ params[l]["W"].T
+            if keep is not None:
+                delta = delta * keep
+            delta = delta * acts[l - 1].deriv(z_in, a_prev)
     return value, grads
 
 
-def grad(net: MLP, params, X, T, loss="mse"):
+def grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
     """The gradient alone; see :func:`value_and_grad`."""
-    return value_and_grad(net, params, X, T, loss)[1]
+    return value_and_grad(net, params, X, T, loss, dropout=dropout, key=key)[1]
 
 
 def numerical_grad(fun, params, eps: float = 1e-6):

@@ -109,17 +109,21 @@ def supports(net: MLP, loss) -> bool:
     return isinstance(net, MLP) and loss is losses._BY_NAME.get(loss.name)
 
 
-def choose(layout: str, net: MLP, loss, batch_size: int) -> str:
+def choose(layout: str, net: MLP, loss, batch_size: int, dropout=0.0) -> str:
     """Resolves ``layout`` ("auto", "matrix" or "scalar") to the one a run will use.
 
-    "auto" takes the scalar layout when the loss is built in and batch_size × n_params is at most
-    :data:`MAX_SCALAR_WORK`, else the matrix layout.
+    "auto" takes the scalar layout when the loss is built in, there is no dropout, and
+    batch_size × n_params is at most :data:`MAX_SCALAR_WORK`; else the matrix layout.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout: expected one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
     if layout == "matrix":
         return layout
     ok = supports(net, loss)
+    if dropout != 0.0:
+        if layout == "scalar":
+            raise ValueError("layout: 'scalar' has no dropout; use layout='matrix' or 'auto'")
+        return "matrix"
     if layout == "scalar":
         if not ok:
             raise ValueError(

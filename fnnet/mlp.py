@@ -185,27 +185,58 @@ class MLP:
         return params
 
     # -- forward pass --------------------------------------------------------------------------
-    def forward(self, params, X):
+    def dropout_keep(self, key, batch: int, rate, dtype=jnp.float32):
+        """Inverted-dropout scales for the hidden layers: per hidden layer a (batch, width) array
+        that is 1 / (1 - rate) where a unit is kept (probability 1 - rate) and 0 where dropped,
+        so that the expected activation is unchanged and evaluation needs no rescaling."""
+        _check_rate(rate)
+        keys = jax.random.split(key, max(1, self.n_layers - 1))
+        return [
+            jax.random.bernoulli(k, 1 - rate, (batch, width)).astype(dtype) / (1 - rate)
+            for k, width in zip(keys, self.sizes[1:-1])
+        ]
+
+    def forward(self, params, X, *, dropout=0.0, key=None):
         """The forward pass, keeping what backprop needs.
 
         Args:
           params: the parameter list of :meth:`init`.
           X: (batch, n_in) inputs.
+          dropout: the rate of (inverted) dropout on every hidden layer's output, in [0, 1);
+            0 (the default) is the plain forward pass. Training only: evaluate with 0.
+          key: the PRNG key that draws the dropout masks; needed when ``dropout`` is not 0.
 
         Returns:
-          ``(a, cache)``: the output (batch, n_out) and, per layer, ``(a_in, z, a_out)`` with
-          z = a_in W + b and a_out = g(z).
+          ``(a, cache)``: the output (batch, n_out) and, per layer, ``(a_in, z, a_out, keep)``
+          with z = a_in W + b, a_out = g(z), and ``keep`` the layer's dropout scale (see
+          :meth:`dropout_keep`) or None; the next layer's input is a_out * keep.
         """
         self.check_params(params)
         X = _checks.inputs(X, self.n_in)
+        keeps = [None] * self.n_layers
+        if not (_checks.is_concrete(dropout) and float(dropout) == 0.0):
+            if key is None:
+                raise ValueError(f"key: dropout {dropout!r} needs a PRNG key to draw its masks")
+            keeps[:-1] = self.dropout_keep(key, X.shape[0], dropout, X.dtype)
         a, cache = X, []
-        for layer, g in zip(params, self.layer_activations()):
+        for layer, g, keep in zip(params, self.layer_activations(), keeps):
             z = a @ layer["W"] + layer["b"][None, :]
-            a_next = g(z)
-            cache.append((a, z, a_next))
-            a = a_next
+            a_out = g(z)
+            cache.append((a, z, a_out, keep))
+            a = a_out if keep is None else a_out * keep
         return a, cache
 
-    def apply(self, params, X):
-        """The network's output a^(L) for inputs ``X`` of shape (batch, n_in): (batch, n_out)."""
-        return self.forward(params, X)[0]
+    def apply(self, params, X, *, dropout=0.0, key=None):
+        """The network's output a^(L) for inputs ``X`` of shape (batch, n_in): (batch, n_out).
+
+        With ``dropout`` > 0 and a ``key``, hidden units are dropped as in training (see
+        :meth:`forward`); the default evaluates the whole network."""
+        return self.forward(params, X, dropout=dropout, key=key)[0]
+
+
+def _check_rate(rate):
+    if _checks.is_concrete(rate):
+        r = float(rate)
+        if not 0.0 <= r < 1.0:
+            raise ValueError(f"dropout: expected a rate in [0, 1), got {rate!r}")
+    return rate

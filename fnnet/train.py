@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet import _checks, activations, backprop, data, losses
+from fnnet import _checks, activations, backprop, data, losses, mlp
 from fnnet import layout as _layout
 from fnnet.mlp import MLP
 
@@ -57,13 +57,16 @@ def _check_optimizer(optimizer):
         )
 
 
-def _grad_fn(net: MLP, loss: losses.Loss, grads: str) -> Callable:
+def _grad_fn(net: MLP, loss: losses.Loss, grads: str, dropout=0.0) -> Callable:
+    """``(params, X, T, key) -> (L, grads)``; ``key`` draws the dropout masks (unused without)."""
     if grads == "backprop":
-        return partial(backprop.value_and_grad, net, loss=loss)
-    if grads == "autodiff":
-        return lambda params, X, T: jax.value_and_grad(lambda p: loss.value(net.apply(p, X), T))(
-            params
+        return lambda params, X, T, key=None: backprop.value_and_grad(
+            net, params, X, T, loss, dropout=dropout, key=key
         )
+    if grads == "autodiff":
+        return lambda params, X, T, key=None: jax.value_and_grad(
+            lambda p: loss.value(net.apply(p, X, dropout=dropout, key=key), T)
+        )(params)
     raise ValueError(f"grads: expected one of {', '.join(map(repr, GRADS))}, got {grads!r}")
 
 
@@ -99,24 +102,24 @@ def init_state(optimizer, params, hyperparams=None) -> TrainState:
     return TrainState(params, opt_state, jnp.zeros((), jnp.int32))
 
 
-def make_step(net: MLP, optimizer, loss="mse", grads: str = "backprop"):
-    """A pure training step ``(state, X_batch, T_batch) -> (state, metrics)``.
+def make_step(net: MLP, optimizer, loss="mse", grads: str = "backprop", dropout=0.0):
+    """A pure training step ``(state, X_batch, T_batch, key=None) -> (state, metrics)``.
 
     Steps 2 and 3 of the lecture's four: compute ∂L/∂θ on the minibatch (by hand-derived backprop
     or by ``jax.grad``) and update θ with the optax ``optimizer``. ``metrics`` is
     ``{"loss": L}``, the minibatch loss before the update. Wrap it in ``jax.jit``; it compiles
-    once per batch shape.
+    once per batch shape. With ``dropout`` > 0, ``key`` draws the step's dropout masks.
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
     _check_optimizer(optimizer)
     loss = losses.get(loss)
-    return _step(_grad_fn(net, loss, grads), optimizer)
+    return _step(_grad_fn(net, loss, grads, mlp._check_rate(dropout)), optimizer)
 
 
 def _step(value_and_grad, optimizer):
-    def step(state: TrainState, X, T):
-        value, g = value_and_grad(state.params, X, T)
+    def step(state: TrainState, X, T, key=None):
+        value, g = value_and_grad(state.params, X, T, key)
         updates, opt_state = optimizer.update(g, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return TrainState(params, opt_state, state.step + 1), {"loss": value}
@@ -178,6 +181,7 @@ def _records(net, loss, metrics, params, X, T, eval_X, eval_T):
         "layout",
         "history",
         "solved",
+        "dropout",
     ),
 )
 def _run_epochs(
@@ -199,6 +203,7 @@ def _run_epochs(
     layout,
     history,
     solved,
+    dropout,
 ):
     like = state.params
     if layout == "scalar":
@@ -209,26 +214,32 @@ def _run_epochs(
             _layout.map_params(_layout.unstack, state.opt_state, like),
             state.step,
         )
-        step = _step(partial(_layout.value_and_grad, net, loss=loss, grads=grads), optimizer)
+        step = _step(
+            lambda p, X, T, key=None: _layout.value_and_grad(net, p, X, T, loss, grads), optimizer
+        )
 
         def outputs(params, X):
             return jnp.stack([jnp.stack(a) for a in _layout.apply(net, params, X)])
 
         matrix = _layout.restack
     else:
-        step = _step(_grad_fn(net, loss, grads), optimizer)
+        step = _step(_grad_fn(net, loss, grads, dropout), optimizer)
         outputs, matrix = net.apply, lambda p: p
     full_batch = batch_size == X.shape[0]
 
     def epoch(carry, xs):
         state, solved_at, _ = carry
         key, e = xs
+        k_order, k_drop = jax.random.split(key)
         if full_batch:  # one step on all the data: no order to draw
-            state, m = step(state, X, T)
+            state, m = step(state, X, T, k_drop)
             value = m["loss"]
         else:  # step 1: draw minibatches; steps 2-4: gradients, update, repeat
-            idx = data.minibatch_indices(key, X.shape[0], batch_size)
-            state, m = jax.lax.scan(lambda s, i: step(s, X[i], T[i]), state, idx)
+            idx = data.minibatch_indices(k_order, X.shape[0], batch_size)
+            drop_keys = jax.random.split(k_drop, idx.shape[0])
+            state, m = jax.lax.scan(
+                lambda s, xs: step(s, X[xs[0]], T[xs[0]], xs[1]), state, (idx, drop_keys)
+            )
             value = jnp.mean(m["loss"])
         if solved is not None:
             ok = solved(outputs(state.params, X), T)
@@ -279,6 +290,7 @@ def fit(
     solved: Callable | None = None,
     history: str = "epoch",
     layout: str = "auto",
+    dropout: float = 0.0,
     progress: bool = False,
 ):
     """Trains ``net`` by minibatch gradient descent: the lecture's four steps, ``epochs`` times over.
@@ -321,6 +333,9 @@ def fit(
         parameters (see :mod:`fnnet.layout`): ``"auto"`` writes small networks out per parameter,
         which ``jax.vmap`` over seeds turns into fast elementwise code. Parameters and state come
         back in the usual matrix layout either way; the numbers agree to float rounding.
+      dropout: inverted dropout on every hidden layer during training (a rate in [0, 1), a
+        Python number); every minibatch draws fresh masks. Evaluation (the history's accuracy,
+        ``eval_data``, ``metrics``, ``solved``) uses the whole network.
       progress: show a tqdm bar, advanced between compiled chunks of epochs (ignored under
         ``vmap``/``jit``, where the run stays one program).
 
@@ -360,7 +375,10 @@ def fit(
         raise ValueError(
             f"history: expected one of {', '.join(map(repr, HISTORIES))}, got {history!r}"
         )
-    layout = _layout.choose(layout, net, loss, batch_size)
+    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool):
+        raise TypeError(f"dropout: expected a Python number (a rate in [0, 1)), got {dropout!r}")
+    dropout = float(mlp._check_rate(dropout))
+    layout = _layout.choose(layout, net, loss, batch_size, dropout)
 
     k_init, k_shuffle = jax.random.split(key)
     if params is None:
@@ -399,6 +417,7 @@ def fit(
         layout=layout,
         history=history,
         solved=solved,
+        dropout=dropout,
     )
     solved_at = jnp.array(-1, jnp.int32)
     traced = not _checks.is_concrete((state, epoch_keys, X, T, eval_X, eval_T))

@@ -1,0 +1,81 @@
+"""Greedy layer-wise unsupervised pre-training with autoencoders (Bengio et al. 2007, "Greedy
+layer-wise training of deep networks"; Hinton and Salakhutdinov 2006 used RBMs).
+
+One of the lecture's remedies for "learning is hard": before supervised training, each hidden
+layer in turn learns to reconstruct its own input. Layer 1 is the encoder of an autoencoder
+x -> h = g(x W1 + b1) -> x' = d(h V + c), trained to make x' close to x (MSE); its codes h are the
+input on which layer 2's autoencoder is trained, and so on. The encoders become the deep network's
+initial hidden layers; the output layer starts from the usual random init; ``fit(..., params=)``
+then fine-tunes the whole network on the labels.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from fnnet import _checks, train
+from fnnet.mlp import MLP
+
+__all__ = ["autoencoders"]
+
+
+def autoencoders(
+    net: MLP,
+    key,
+    X,
+    *,
+    epochs: int = 10,
+    batch_size: int = 100,
+    optimizer=None,
+    init_scheme: str | None = None,
+):
+    """Pre-trains ``net``'s hidden layers greedily as autoencoders on the unlabelled inputs ``X``.
+
+    Each autoencoder is ``MLP((n_l, n_{l+1}, n_l), hidden=net.hidden, output=d)`` trained with MSE
+    for ``epochs`` epochs; its decoder output ``d`` is ``"sigmoid"`` where the inputs it
+    reconstructs lie in [0, 1] (the codes of a sigmoid layer) and ``"identity"`` otherwise (e.g.
+    standardised data).
+
+    Args:
+      net: the deep network to initialise (at least one hidden layer).
+      key: PRNG key.
+      X: (n, n_in) training inputs (no labels).
+      epochs, batch_size: of each autoencoder's training.
+      optimizer: optax optimizer (default ``optax.adam(1e-3)``).
+      init_scheme: for the autoencoders and the output layer (default: ``net.init``'s).
+
+    Returns:
+      ``(params, losses)``: parameters for ``net`` (pre-trained hidden layers, a freshly drawn
+      output layer) and, per hidden layer, its reconstruction loss per epoch (epochs,).
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
+    if net.n_layers < 2:
+        raise ValueError(f"net: expected at least one hidden layer, got sizes {net.sizes}")
+    X = _checks.inputs(X, net.n_in)
+    optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    k_out, *k_layers = jax.random.split(key, net.n_layers)
+    params, curves = [], []
+    h = X
+    for l, k in enumerate(k_layers):
+        n_l, n_next = net.sizes[l], net.sizes[l + 1]
+        inside = bool(jnp.all((h >= 0) & (h <= 1))) if _checks.is_concrete(h) else False
+        ae = MLP((n_l, n_next, n_l), hidden=net.hidden, output="sigmoid" if inside else "identity")
+        state, hist = train.fit(
+            ae,
+            optimizer,
+            k,
+            (h, h),
+            epochs=epochs,
+            batch_size=min(batch_size, h.shape[0]),
+            loss="mse",
+            init_scheme=init_scheme,
+        )
+        params.append(state.params[0])
+        curves.append(hist["loss"])
+        h = ae.hidden(h @ state.params[0]["W"] + state.params[0]["b"][None, :])
+    dtype = params[0]["W"].dtype
+    params.append(net.init(k_out, init_scheme, dtype=dtype)[-1])
+    return params, curves
