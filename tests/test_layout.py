@@ -153,3 +153,26 @@ def test_fit_rejects_bad_layout_history_solved(getkey):
     ]:
         with pytest.raises(err, match=match):
             fn.train.fit(net, opt, getkey(), (X, T), epochs=1, batch_size=4, **kw)
+
+
+def test_progress_chunks_carry_solved_and_final_history(capsys):
+    net = fn.MLP((2, 2, 1))
+    X, T = fn.data.logic_gate("xor", np.float64)
+    opt = optax.sgd(0.5, momentum=0.9)
+    crit = lambda a, T: jnp.all(jnp.abs(a - T) < 0.4)  # noqa: E731
+    kw = dict(
+        epochs=450,
+        batch_size=4,
+        loss="half_sse",
+        init_scheme="uniform",
+        init_scale=0.5,
+        solved=crit,
+        history="final",
+    )
+    s1, h1 = fn.train.fit(net, opt, jax.random.key(1), (X, T), **kw)
+    s2, h2 = fn.train.fit(net, opt, jax.random.key(1), (X, T), progress=True, **kw)
+    assert int(h1["epoch_solved"]) > 0
+    assert int(h2["epoch_solved"]) == int(h1["epoch_solved"])
+    chex.assert_trees_all_close(s2.params, s1.params, rtol=1e-10)
+    np.testing.assert_allclose(h2["loss"], h1["loss"], rtol=1e-10)
+    assert "450/450" in capsys.readouterr().err
