@@ -20,6 +20,8 @@ from fnnet.mlp import MLP
 
 __all__ = ["autoencoders"]
 
+_ADAM = optax.adam(1e-3)  # one object, so that repeated calls reuse fit's compiled program
+
 
 def autoencoders(
     net: MLP,
@@ -35,15 +37,17 @@ def autoencoders(
 
     Each autoencoder is ``MLP((n_l, n_{l+1}, n_l), hidden=net.hidden, output=d)`` trained with MSE
     for ``epochs`` epochs; its decoder output ``d`` is ``"sigmoid"`` where the inputs it
-    reconstructs lie in [0, 1] (the codes of a sigmoid layer) and ``"identity"`` otherwise (e.g.
-    standardised data).
+    reconstructs lie in [0, 1] and ``"identity"`` otherwise: for the deeper layers that follows
+    from ``net.hidden`` (a sigmoid layer's codes lie in [0, 1]), for the first from ``X`` (in
+    [0, 1] when concrete and inside; standardised data gets ``"identity"``). The choice depends on
+    nothing traced, so ``jax.vmap`` over ``key`` trains the same autoencoders.
 
     Args:
       net: the deep network to initialise (at least one hidden layer).
       key: PRNG key.
       X: (n, n_in) training inputs (no labels).
       epochs, batch_size: of each autoencoder's training.
-      optimizer: optax optimizer (default ``optax.adam(1e-3)``).
+      optimizer: optax optimizer (default ``optax.adam(1e-3)``, one shared object).
       init_scheme: for the autoencoders and the output layer (default: ``net.init``'s).
 
     Returns:
@@ -55,13 +59,16 @@ def autoencoders(
     if net.n_layers < 2:
         raise ValueError(f"net: expected at least one hidden layer, got sizes {net.sizes}")
     X = _checks.inputs(X, net.n_in)
-    optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    optimizer = _ADAM if optimizer is None else optimizer
     k_out, *k_layers = jax.random.split(key, net.n_layers)
     params, curves = [], []
     h = X
     for l, k in enumerate(k_layers):
         n_l, n_next = net.sizes[l], net.sizes[l + 1]
-        inside = bool(jnp.all((h >= 0) & (h <= 1))) if _checks.is_concrete(h) else False
+        if l == 0:
+            inside = _checks.is_concrete(X) and bool(jnp.all((X >= 0) & (X <= 1)))
+        else:
+            inside = net.hidden.name == "sigmoid"
         ae = MLP((n_l, n_next, n_l), hidden=net.hidden, output="sigmoid" if inside else "identity")
         state, hist = train.fit(
             ae,

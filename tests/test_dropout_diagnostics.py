@@ -192,3 +192,13 @@ def test_pretraining_lowers_reconstruction_loss_and_initialises_the_net():
     assert float(jnp.min(h1)) >= 0.0 and float(jnp.max(h1)) <= 1.0
     with pytest.raises(ValueError, match="^net: expected at least one hidden layer"):
         fn.pretrain.autoencoders(fn.MLP((8, 3)), jax.random.key(0), X)
+
+
+def test_pretraining_under_vmap_equals_one_key_at_a_time():
+    net = fn.MLP((6, 5, 4, 2), hidden="sigmoid", output="identity")
+    X = jax.random.normal(jax.random.key(0), (40, 6))
+    keys = jax.random.split(jax.random.key(1), 2)
+    run = lambda k: fn.pretrain.autoencoders(net, k, X, epochs=3, batch_size=20)  # noqa: E731
+    many = jax.vmap(run)(keys)
+    one = run(keys[1])
+    chex.assert_trees_all_close(jax.tree.map(lambda a: a[1], many), one, rtol=1e-6, atol=1e-9)
