@@ -1,0 +1,185 @@
+"""The training experiments (optimizers, mnist1d, data_scaling, gpu) end to end on tiny settings,
+and the numbers they rest on: the optimizers are the book's update rules, logistic regression beats
+chance on MNIST-1D, the scaling experiment's training sets are nested and its test set fixed."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import fnnet as fn
+from experiments import _harness
+
+
+def test_optimizers_small(tmp_path, monkeypatch):
+    import experiments.optimizers as ex
+
+    small = {
+        **ex.QUICK,
+        "optimizers": ["SGD", "RMSProp"],
+        "sizes": [40, 8, 10],
+        "epochs": 3,
+        "seeds": 2,
+        "lr_factors": [0.5, 1.0],
+    }
+    monkeypatch.setattr(ex, "QUICK", small)
+    result = _harness.run_experiment(ex, "quick", str(tmp_path))
+    assert list(result["rows"]) == ["SGD", "RMSProp"]
+    for name, r in result["rows"].items():
+        assert len(r["final_train_loss"]["per_seed"]) == 2
+        assert np.isfinite(r["final_train_loss"]["mean"])
+        assert 0.0 <= r["final_test_accuracy"]["mean"] <= 1.0
+        assert len(result["curves"][name]["train_loss_mean"]) == 3
+        # the injected learning rate reaches the optimizer: half the rate, another run
+        half, full = result["lr_sensitivity"][name]
+        assert half["learning_rate"] == pytest.approx(0.5 * full["learning_rate"])
+        assert half["final_train_loss"]["per_seed"] != full["final_train_loss"]["per_seed"]
+    assert result["verdict"] in ("holds", "partly", "fails")
+    assert (tmp_path / "optimizers_curves.png").stat().st_size > 0
+    assert "RMSProp" in "\n".join(ex.report(result))
+
+
+def _book_updates(name, grads, lr):
+    """Deep Learning from Scratch's common/optimizer.py, on one array, as written there."""
+    p, state = np.zeros(3), {}
+    for t, g in enumerate(grads, start=1):
+        if name == "SGD":
+            p = p - lr * g
+        elif name == "Momentum":
+            state["v"] = 0.9 * state.get("v", 0) - lr * g
+            p = p + state["v"]
+        elif name == "AdaGrad":
+            state["h"] = state.get("h", 0) + g * g
+            p = p - lr * g / (np.sqrt(state["h"]) + 1e-7)
+        elif name == "RMSProp":
+            state["h"] = 0.99 * state.get("h", 0) + 0.01 * g * g
+            p = p - lr * g / (np.sqrt(state["h"]) + 1e-7)
+        elif name == "Adam":
+            lr_t = lr * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+            state["m"] = state.get("m", 0) + 0.1 * (g - state.get("m", 0))
+            state["v"] = state.get("v", 0) + 0.001 * (g**2 - state.get("v", 0))
+            p = p - lr_t * state["m"] / (np.sqrt(state["v"]) + 1e-7)
+    return p
+
+
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "AdaGrad", "RMSProp", "Adam"])
+def test_optimizers_are_the_books_update_rules(name):
+    from experiments.optimizers import make_optimizer
+
+    opt, lr = make_optimizer(name)
+    grads = np.array([[0.5, -2.0, 0.05], [0.4, 1.0, -0.05], [-0.3, 0.5, 0.1], [0.2, 0.1, 0.02]])
+    params = jnp.zeros(3)
+    state = opt.init(params)
+    for g in grads:
+        updates, state = opt.update(jnp.asarray(g), state, params)
+        params = optax.apply_updates(params, updates)
+    # optax's AdaGrad adds eps inside the square root, and its Adam adds eps after the bias
+    # correction: differences of order eps / |g| from the book, far below the tolerance here
+    np.testing.assert_allclose(np.asarray(params), _book_updates(name, grads, lr), rtol=1e-4)
+
+
+def test_mnist1d_small_logistic_regression_beats_chance(tmp_path, monkeypatch):
+    import experiments.mnist1d as ex
+
+    small = {**ex.QUICK, "hidden": [16], "epochs": 3, "seeds": 2}
+    monkeypatch.setattr(ex, "QUICK", small)
+    result = _harness.run_experiment(ex, "quick", str(tmp_path))
+    lr, mlp = result["rows"]["logistic regression"], result["rows"]["MLP"]
+    assert (result["n_train"], result["n_test"], result["steps"]) == (4000, 1000, 120)
+    assert lr["sizes"] == [40, 10] and mlp["sizes"] == [40, 16, 10]
+    assert lr["paper_test_accuracy"] == 0.32 and mlp["paper_test_accuracy"] == 0.68
+    # ten balanced classes: chance is 10%; 3 epochs of logistic regression reach well above it
+    assert min(lr["test_accuracy"]["per_seed"]) > 0.2
+    assert 0.2 < mlp["test_accuracy"]["mean"] <= 1.0
+    assert result["verdict"] in ("holds", "partly", "fails")
+    assert (tmp_path / "mnist1d_baselines.png").stat().st_size > 0
+    assert "paper" in "\n".join(ex.report(result))
+
+
+DATA = {"sizes": [100, 200, 400], "n_test": 200, "data_seed": 7}
+
+
+def test_data_scaling_data_is_cached_nested_and_one_test_set(tmp_path):
+    from experiments.data_scaling import load_data, nested_training_sets
+
+    (X, y), (Xt, yt) = load_data(DATA, str(tmp_path))
+    assert X.shape == (400, 40) and Xt.shape == (200, 40) and yt.shape == (200,)
+    (cached,) = tmp_path.glob("*.npz")
+    # a second call reads the cache and returns the same arrays, equal to a fresh generation
+    (X2, y2), (Xt2, yt2) = load_data(DATA, str(tmp_path))
+    (X3, y3), (Xt3, yt3) = fn.data.mnist1d(600, seed=7, train_split=400.5 / 600)
+    for a, b, c in ((X, X2, X3), (y, y2, y3), (Xt, Xt2, Xt3), (yt, yt2, yt3)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert cached.exists()
+
+    Xs, ys = nested_training_sets(X, y, DATA["sizes"])
+    assert Xs.shape == (3, 400, 40) and ys.shape == (3, 400)
+    for k, n in enumerate(DATA["sizes"]):
+        # size n holds exactly the first n sequences, each 400 / n times, labels alongside
+        rows, counts = np.unique(Xs[k], axis=0, return_counts=True)
+        np.testing.assert_array_equal(rows, np.unique(X[:n], axis=0))
+        assert set(counts.tolist()) == {400 // n}
+        np.testing.assert_array_equal(Xs[k][:n], X[:n])
+        np.testing.assert_array_equal(ys[k][:n], y[:n])
+        if k:  # nested: the smaller training set lies inside this one
+            prev = {r.tobytes() for r in Xs[k - 1]}
+            assert prev <= {r.tobytes() for r in Xs[k]}
+    with pytest.raises(ValueError, match="divisors"):
+        nested_training_sets(X, y, [300, 400])
+
+
+def test_data_scaling_small(tmp_path, monkeypatch):
+    import experiments.data_scaling as ex
+
+    small = {
+        **ex.QUICK,
+        **DATA,
+        "passes": 4,
+        "seeds": 2,
+        "models": {
+            "logistic regression": {"sizes": [40, 10], "learning_rate": 0.01},
+            "small MLP": {"sizes": [40, 16, 10], "learning_rate": 0.01},
+        },
+    }
+    monkeypatch.setattr(ex, "QUICK", small)
+    result = _harness.run_experiment(ex, "quick", str(tmp_path))
+    assert result["sizes"] == [100, 200, 400] and result["steps"] == 16
+    for m in result["models"].values():
+        assert len(m["test_accuracy_mean"]) == 3
+        assert all(0.0 <= a <= 1.0 for a in m["test_accuracy_mean"])
+        assert np.array(m["test_accuracy_per_seed"]).shape == (3, 2)
+    assert [r["n"] for r in result["sklearn"]] == [100, 200, 400]
+    assert all(r["converged"] and r["test_accuracy"] > 0.15 for r in result["sklearn"])
+    (_, _), (Xt, _) = ex.load_data(small, str(tmp_path))
+    assert result["test_set_sha1"] == ex._sha1(Xt)
+    assert result["largest_model"] == "small MLP"
+    assert result["verdict"] in ("holds", "fails")
+    assert (tmp_path / "data_scaling.png").stat().st_size > 0
+    assert "scikit-learn" in "\n".join(ex.report(result))
+
+
+def test_gpu_small_records_a_missing_gpu(tmp_path, monkeypatch):
+    import experiments.gpu as ex
+
+    small = {
+        "mlp_sizes": [40, 8, 10],
+        "mlp_epochs": 1,
+        "mlp_seeds": 4,
+        "xor_seeds": 64,
+        "xor_epochs": 20,
+        "repeats": 1,
+    }
+    monkeypatch.setattr(ex, "QUICK", small)
+    result = _harness.run_experiment(ex, "quick", str(tmp_path))
+    cpu = result["backends"]["cpu"]
+    assert cpu["backend"] == "cpu"
+    for w, _ in ex.WORKLOADS:
+        assert cpu[w]["seconds"] > 0 and cpu[w]["seed_steps_per_s"] > 0
+    assert cpu["fit_vmap_seeds"]["seeds"] == 4 and cpu["xor_sweep"]["seeds"] == 64
+    # the tests run with JAX_PLATFORMS=cpu: no GPU, and the result says what is left to do
+    assert jax.default_backend() == "cpu"
+    assert result["gpu_available"] is False and result["ratios_gpu_over_cpu"] is None
+    assert result["verdict"] == "pending: no GPU" and "still to run" in result["note"]
+    assert "still to run" in "\n".join(ex.report(result))
