@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +42,41 @@ def write_json(path: str, obj) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(obj, f, indent=2)
     os.replace(tmp, path)
+
+
+def run_worker(module: str, args, env: dict, label: str) -> dict:
+    """Runs ``python -m module --worker *args`` in a fresh process with environment ``env`` (for
+    settings JAX reads only at start, such as the device count) and returns the dict that the
+    worker printed with :func:`print_result`."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--worker", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{label} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def print_result(result: dict) -> None:
+    """A worker's answer to :func:`run_worker`: one ``RESULT {json}`` line on stdout."""
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def sgd_or_adam(name: str, settings: dict):
+    """``optax.sgd(settings["sgd_lr"], momentum=settings["momentum"])`` or
+    ``optax.adam(settings["adam_lr"])``, and its label for reports."""
+    import optax
+
+    if name == "sgd":
+        label = f"SGD lr {settings['sgd_lr']:g}, momentum {settings['momentum']:g}"
+        return optax.sgd(settings["sgd_lr"], momentum=settings["momentum"]), label
+    if name == "adam":
+        return optax.adam(settings["adam_lr"]), f"Adam lr {settings['adam_lr']:g}"
+    raise ValueError(f"optimizers: expected 'sgd' or 'adam', got {name!r}")
 
 
 def pyplot():

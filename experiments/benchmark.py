@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -289,7 +288,7 @@ def _worker_main(argv):
     result = worker(settings)
     if len(argv) > 1 and argv[1] == "--crossover":
         result["crossover"] = crossover(settings)
-    print("RESULT " + json.dumps(result), flush=True)
+    _harness.print_result(result)
     return 0
 
 
@@ -300,17 +299,12 @@ def _run_worker(settings, devices: int, extra=()) -> dict:
     env = dict(os.environ)
     flags = [f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f]
     env["XLA_FLAGS"] = " ".join([*flags, f"--xla_force_host_platform_device_count={devices}"])
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.benchmark", "--worker", json.dumps(settings), *extra],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    return _harness.run_worker(
+        "experiments.benchmark",
+        [json.dumps(settings), *extra],
+        env,
+        f"benchmark worker ({devices} devices)",
     )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"benchmark worker ({devices} devices) failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT ") :])
 
 
 METHODS = (

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -143,7 +142,7 @@ def worker(settings) -> dict:
 
 
 def _worker_main(argv):
-    print("RESULT " + json.dumps(worker(json.loads(argv[0]))), flush=True)
+    _harness.print_result(worker(json.loads(argv[0])))
     return 0
 
 
@@ -169,17 +168,9 @@ def _run_worker(settings, backend: str) -> dict:
         # this process may hold a GPU already (JAX preallocates 75% of its memory); the worker
         # needs little, so it allocates as it goes
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.gpu", "--worker", json.dumps(settings)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = _harness.run_worker(
+        "experiments.gpu", [json.dumps(settings)], env, f"gpu worker ({backend})"
     )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"gpu worker ({backend}) failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(lines[-1][len("RESULT ") :])
     if result["backend"] != backend:
         raise RuntimeError(
             f"gpu worker: expected backend {backend!r}, ran on {result['backend']!r}"

@@ -49,17 +49,11 @@ LOSS = "softmax_cross_entropy"
 
 
 def _optimizer(name, settings):
-    if name == "sgd":
-        return optax.sgd(settings["sgd_lr"], momentum=settings["momentum"])
-    if name == "adam":
-        return optax.adam(settings["adam_lr"])
-    raise ValueError(f"optimizers: expected 'sgd' or 'adam', got {name!r}")
+    return _harness.sgd_or_adam(name, settings)[0]
 
 
 def _optimizer_label(name, settings):
-    if name == "sgd":
-        return f"SGD lr {settings['sgd_lr']:g}, momentum {settings['momentum']:g}"
-    return f"Adam lr {settings['adam_lr']:g}"
+    return _harness.sgd_or_adam(name, settings)[1]
 
 
 def pretrain(net: fn.MLP, X, keys, settings):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import fnnet as fn
 from experiments import _harness
@@ -91,17 +90,11 @@ def at_init(net: fn.MLP, scheme, scale, X, y, settings, key):
 
 
 def _optimizer(name, settings):
-    if name == "sgd":
-        return optax.sgd(settings["sgd_lr"], momentum=settings["momentum"])
-    if name == "adam":
-        return optax.adam(settings["adam_lr"])
-    raise ValueError(f"optimizers: expected 'sgd' or 'adam', got {name!r}")
+    return _harness.sgd_or_adam(name, settings)[0]
 
 
 def _optimizer_label(name, settings):
-    if name == "sgd":
-        return f"SGD lr {settings['sgd_lr']:g}, momentum {settings['momentum']:g}"
-    return f"Adam lr {settings['adam_lr']:g}"
+    return _harness.sgd_or_adam(name, settings)[1]
 
 
 def train(net: fn.MLP, scheme, scale, optimizer, data, eval_data, settings, key):
