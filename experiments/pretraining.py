@@ -59,10 +59,9 @@ def _optimizer_label(name, settings):
 def pretrain(net: fn.MLP, X, keys, settings):
     """Autoencoder pre-training for each key, one seed after another.
 
-    Not vmapped: ``fnnet.pretrain.autoencoders`` picks a sigmoid decoder for the codes of a
-    sigmoid layer only when it can see that they lie in [0, 1], which it cannot under ``vmap``
-    (the codes are traced), so a vmapped call would give every deeper autoencoder an identity
-    decoder. One optimizer object serves all calls, so each layer's training compiles once.
+    One seed after another (``fnnet.pretrain.autoencoders`` is also safe under ``jax.vmap`` over
+    keys; this loop predates that and keeps the quick run's numbers). One optimizer object serves
+    all calls, so each layer's training compiles once.
 
     Returns:
       ``(params, curves, variance)``: the parameters stacked over seeds; reconstruction loss per
