@@ -89,6 +89,23 @@ def pyplot():
     return plt
 
 
+def mean_std(x) -> dict:
+    """``{"mean", "std", "values"}`` of a per-seed measurement, as plain floats for result.json."""
+    import numpy as np
+
+    x = np.asarray(x, np.float64)
+    return {"mean": float(x.mean()), "std": float(x.std()), "values": x.tolist()}
+
+
+def band(ax, x, Y, **kw):
+    """The mean over seeds (rows of ``Y``) as a line, with ± one standard deviation shaded."""
+    import numpy as np
+
+    m, s = np.nanmean(Y, axis=0), np.nanstd(Y, axis=0)
+    ax.plot(x, m, **kw)
+    ax.fill_between(x, m - s, m + s, color=kw.get("color"), alpha=0.2)
+
+
 def save_figure(fig, out: str, filename: str) -> str:
     """Saves ``fig`` as ``out/filename``, closes it, and returns the file name for the report."""
     fig.tight_layout()

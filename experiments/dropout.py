@@ -66,11 +66,6 @@ def train(net: fn.MLP, rate: float, data, eval_data, settings, keys):
     return jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(keys))
 
 
-def _ms(x):
-    x = np.asarray(x, np.float64)
-    return {"mean": float(x.mean()), "std": float(x.std()), "values": x.tolist()}
-
-
 def run(settings, out):
     (X, y), (Xt, yt) = fn.data.mnist1d()
     X, y = X[: settings["n_train"]], y[: settings["n_train"]]
@@ -84,10 +79,10 @@ def run(settings, out):
         curves[rate] = h
         tr, te = h["train_accuracy"], h["eval_accuracy"]
         rates[str(rate)] = {
-            "final_train_accuracy": _ms(tr[:, -1]),
-            "final_test_accuracy": _ms(te[:, -1]),
-            "final_gap": _ms(tr[:, -1] - te[:, -1]),
-            "best_epoch_test_accuracy": _ms(te.max(axis=1)),
+            "final_train_accuracy": _harness.mean_std(tr[:, -1]),
+            "final_test_accuracy": _harness.mean_std(te[:, -1]),
+            "final_gap": _harness.mean_std(tr[:, -1] - te[:, -1]),
+            "best_epoch_test_accuracy": _harness.mean_std(te.max(axis=1)),
             # per seed the first epoch after which train accuracy >= 0.99, or -1 if never
             "epoch_train_accuracy_0.99": np.where(
                 (tr >= 0.99).any(axis=1), np.argmax(tr >= 0.99, axis=1) + 1, -1
@@ -124,21 +119,15 @@ def run(settings, out):
     }
 
 
-def _band(ax, x, Y, **kw):
-    m, s = np.nanmean(Y, axis=0), np.nanstd(Y, axis=0)
-    ax.plot(x, m, **kw)
-    ax.fill_between(x, m - s, m + s, color=kw.get("color"), alpha=0.2)
-
-
 def _figure(curves, settings, out):
     plt = _harness.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     epochs = np.arange(1, settings["epochs"] + 1)
     for i, (rate, h) in enumerate(curves.items()):
         tr, te = h["train_accuracy"], h["eval_accuracy"]
-        _band(axes[0], epochs, tr, color=f"C{i}", ls="-", label=f"dropout {rate:g}, train")
-        _band(axes[0], epochs, te, color=f"C{i}", ls="--", label=f"dropout {rate:g}, test")
-        _band(axes[1], epochs, tr - te, color=f"C{i}", label=f"dropout {rate:g}")
+        _harness.band(axes[0], epochs, tr, color=f"C{i}", ls="-", label=f"dropout {rate:g}, train")
+        _harness.band(axes[0], epochs, te, color=f"C{i}", ls="--", label=f"dropout {rate:g}, test")
+        _harness.band(axes[1], epochs, tr - te, color=f"C{i}", label=f"dropout {rate:g}")
     axes[0].set(
         xlabel="epoch",
         ylabel="accuracy",

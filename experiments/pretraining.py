@@ -113,11 +113,6 @@ def fine_tuner(net: fn.MLP, optimizer, data, eval_data, settings):
     return lambda fit_keys, params: jax.tree.map(np.asarray, run(fit_keys, params))
 
 
-def _ms(x):
-    x = np.asarray(x, np.float64)
-    return {"mean": float(x.mean()), "std": float(x.std()), "values": x.tolist()}
-
-
 def run(settings, out):
     (X, y), (Xt, yt) = fn.data.mnist1d()
     if settings["n_train"]:
@@ -136,10 +131,10 @@ def run(settings, out):
             {
                 "layer": l + 1,
                 "autoencoder": f"{sizes[l]}-{sizes[l + 1]}-{sizes[l]}",
-                "first_epoch": _ms(c[:, 0]),
-                "last_epoch": _ms(c[:, -1]),
-                "input_variance": _ms(v),
-                "unexplained_fraction": _ms(c[:, -1] / v),
+                "first_epoch": _harness.mean_std(c[:, 0]),
+                "last_epoch": _harness.mean_std(c[:, -1]),
+                "input_variance": _harness.mean_std(v),
+                "unexplained_fraction": _harness.mean_std(c[:, -1] / v),
             }
         )
 
@@ -158,9 +153,9 @@ def run(settings, out):
             h = tune(fit_keys, start[arm[0]])
             curves[(opt_name, arm[0])] = h
             results[opt_name][arm[0]] = {
-                "test_accuracy": _ms(h["eval_accuracy"][:, -1]),
-                "train_accuracy": _ms(h["train_accuracy"][:, -1]),
-                "best_epoch_test_accuracy": _ms(h["eval_accuracy"].max(axis=1)),
+                "test_accuracy": _harness.mean_std(h["eval_accuracy"][:, -1]),
+                "train_accuracy": _harness.mean_std(h["train_accuracy"][:, -1]),
+                "best_epoch_test_accuracy": _harness.mean_std(h["eval_accuracy"].max(axis=1)),
                 "diverged": int(np.sum(~np.isfinite(h["loss"][:, -1]))),
             }
 
@@ -202,12 +197,6 @@ def run(settings, out):
     }
 
 
-def _band(ax, x, Y, **kw):
-    m, s = np.nanmean(Y, axis=0), np.nanstd(Y, axis=0)
-    ax.plot(x, m, **kw)
-    ax.fill_between(x, m - s, m + s, color=kw.get("color"), alpha=0.2)
-
-
 def _curves_figure(curves, settings, out):
     plt = _harness.pyplot()
     opts = settings["optimizers"]
@@ -216,9 +205,11 @@ def _curves_figure(curves, settings, out):
     for r, opt_name in enumerate(opts):
         for i, (name, _, _, label) in enumerate(ARMS):
             h = curves[(opt_name, name)]
-            _band(axes[r, 0], epochs, h["loss"], color=f"C{i}", label=label)
-            _band(axes[r, 1], epochs, h["eval_accuracy"], color=f"C{i}", label=f"{label}, test")
-            _band(axes[r, 1], epochs, h["train_accuracy"], color=f"C{i}", ls=":")
+            _harness.band(axes[r, 0], epochs, h["loss"], color=f"C{i}", label=label)
+            _harness.band(
+                axes[r, 1], epochs, h["eval_accuracy"], color=f"C{i}", label=f"{label}, test"
+            )
+            _harness.band(axes[r, 1], epochs, h["train_accuracy"], color=f"C{i}", ls=":")
         title = _optimizer_label(opt_name, settings)
         axes[r, 0].set(
             yscale="log", xlabel="epoch", ylabel="training loss", title=f"fine-tuning, {title}"
@@ -238,7 +229,7 @@ def _recon_figure(recon, variance, out):
     fig, ax = plt.subplots(figsize=(6, 4))
     for l, (c, v) in enumerate(zip(recon, variance)):
         epochs = np.arange(1, c.shape[1] + 1)
-        _band(ax, epochs, c / v[:, None], color=f"C{l}", label=f"layer {l + 1}")
+        _harness.band(ax, epochs, c / v[:, None], color=f"C{l}", label=f"layer {l + 1}")
     ax.set(
         yscale="log",
         xlabel="pre-training epoch",

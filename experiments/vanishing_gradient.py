@@ -275,12 +275,6 @@ def _histogram_figure(hists, configs, out):
     return _harness.save_figure(fig, out, "vanishing_gradient_histograms.png")
 
 
-def _band(ax, x, Y, **kw):
-    m, s = np.nanmean(Y, axis=0), np.nanstd(Y, axis=0)
-    ax.plot(x, m, **kw)
-    ax.fill_between(x, m - s, m + s, color=kw.get("color"), alpha=0.2)
-
-
 def _training_figure(curves, settings, out):
     plt = _harness.pyplot()
     opts = settings["optimizers"]
@@ -291,8 +285,8 @@ def _training_figure(curves, settings, out):
             if (name, opt_name) not in curves:
                 continue
             h = curves[(name, opt_name)]
-            _band(axes[r, 0], epochs, h["loss"], color=COLOR[name], label=label)
-            _band(axes[r, 1], epochs, h["eval_accuracy"], color=COLOR[name], label=label)
+            _harness.band(axes[r, 0], epochs, h["loss"], color=COLOR[name], label=label)
+            _harness.band(axes[r, 1], epochs, h["eval_accuracy"], color=COLOR[name], label=label)
         title = _optimizer_label(opt_name, settings)
         axes[r, 0].set(yscale="log", xlabel="epoch", ylabel="training loss")
         axes[r, 0].set_title(title, fontsize=9)
