@@ -5,13 +5,13 @@ and Williams 1986; the 0.4 criterion is the usual one of the later XOR studies).
 
 from __future__ import annotations
 
+import functools
+
 import jax.numpy as jnp
 import optax
 
 import fnnet as fn
 
-# lr and momentum are held in the optimizer state, so they can be traced (vmapped over)
-SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=0.5, momentum=0.9)
 X, T = fn.data.logic_gate("xor")
 
 
@@ -28,6 +28,21 @@ def criterion(tol: float):
     return _CRITERIA.setdefault(tol, _within(tol))
 
 
+@functools.lru_cache(maxsize=64)
+def _same_sgd(lr, momentum):
+    return optax.sgd(lr, momentum=momentum)
+
+
+def _sgd(lr, momentum):
+    """``optax.sgd(lr, momentum=momentum)``; one object per pair of Python numbers, so that
+    repeated calls of :func:`train` reuse ``fit``'s compiled program (traced values get a new
+    one: they are compiled into the caller's program anyway)."""
+    try:
+        return _same_sgd(lr, momentum)
+    except TypeError:  # traced: unhashable
+        return optax.sgd(lr, momentum=momentum)
+
+
 def train(
     key,
     *,
@@ -36,13 +51,13 @@ def train(
     momentum=0.9,
     scale=0.5,
     epochs: int = 10_000,
-    grads: str = "backprop",
     tol: float = 0.4,
     layout: str = "auto",
 ):
     """Trains one network on XOR with ``fnnet.train.fit``, one full-batch step per epoch.
 
-    ``lr``, ``momentum`` and ``scale`` may be traced (``jax.vmap`` over them sweeps them).
+    ``lr``, ``momentum`` and ``scale`` may be traced (``jax.vmap`` over them sweeps them): the
+    optimizer is built here, from them.
 
     Returns a dict: ``epoch_solved`` (first epoch after which every output is within ``tol`` of
     its target, 1-based, or -1), ``solved`` (bool), ``loss`` and ``max_error`` after the last
@@ -51,18 +66,14 @@ def train(
     net = fn.MLP(sizes, hidden="sigmoid", output="sigmoid")
     state, h = fn.train.fit(
         net,
-        SGD,
+        _sgd(lr, momentum),
         key,
         (X, T),
         epochs=epochs,
         batch_size=4,
         loss="half_sse",
-        grads=grads,
-        init_scheme="uniform",
-        init_scale=scale,
-        hyperparams={"learning_rate": lr, "momentum": momentum},
-        solved=criterion(tol),
-        history="final",
+        init=lambda k: net.init(k, "uniform", scale),
+        record=fn.train.Record(history="final", solved=criterion(tol)),
         layout=layout,
     )
     a = net.apply(state.params, X)

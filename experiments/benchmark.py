@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "fnnet.sweep trains 2-2-1 XOR networks at over 1e8 seed-steps per second on a 2-core CPU, with "
@@ -97,6 +97,10 @@ def _entry(work, first, best, **extra):
     }
 
 
+# the two gradient paths, by the names the result file uses
+_GRADS = {"backprop": "value_and_grad", "autodiff": "autodiff"}
+
+
 def _xor_fit(layout, grads, steps):
     import optax
 
@@ -105,22 +109,21 @@ def _xor_fit(layout, grads, steps):
     net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
     X, T = fn.data.logic_gate("xor")
 
+    one = _seeds.fit_one(
+        net,
+        optax.sgd(0.5),
+        (X, T),
+        epochs=steps,
+        batch_size=4,
+        loss="half_sse",
+        history="final",
+        init=lambda k: net.init(k, "uniform", 0.5),
+        grads=getattr(fn.backprop, _GRADS[grads]),
+        layout=layout,
+    )
+
     def train_one(key):
-        _, h = fn.train.fit(
-            net,
-            optax.sgd(0.5),
-            key,
-            (X, T),
-            epochs=steps,
-            batch_size=4,
-            loss="half_sse",
-            grads=grads,
-            init_scheme="uniform",
-            init_scale=0.5,
-            history="final",
-            layout=layout,
-        )
-        return {"loss": h["loss"]}
+        return {"loss": one(key)["loss"]}
 
     return train_one
 
@@ -215,24 +218,20 @@ def worker(settings) -> dict:
     big = fn.MLP((8, 32, 32, 1), hidden="tanh", output="identity")
     Xb = jax.random.normal(jax.random.key(1), (64, 8))
     Tb = jnp.sin(jnp.sum(Xb, axis=1, keepdims=True))
-    choice = fn.layout.choose("auto", big, "mse", 64)
-
-    def big_one(key, layout):
-        _, h = fn.train.fit(
-            big,
-            optax.sgd(0.05),
-            key,
-            (Xb, Tb),
-            epochs=settings["big_steps"],
-            batch_size=64,
-            history="final",
-            layout=layout,
-        )
-        return {"loss": h["loss"]}
+    choice = fn.layout.choose("auto", big, "mse", n_examples=64).name
+    big_one = _seeds.fit_one(
+        big,
+        optax.sgd(0.05),
+        (Xb, Tb),
+        epochs=settings["big_steps"],
+        batch_size=64,
+        loss="mse",
+        history="final",
+    )
 
     Sb = settings["big_seeds"]
     bk = jax.random.split(jax.random.key(2), Sb)
-    f_auto = jax.jit(jax.vmap(lambda k: big_one(k, "auto")))
+    f_auto = jax.jit(jax.vmap(big_one))
     first, best = _timed(lambda: jax.block_until_ready(f_auto(bk)), reps)
     out["big_auto"] = _entry(
         Sb * settings["big_steps"], first, best, layout=choice, network=big.describe(), batch=64
@@ -260,23 +259,20 @@ def crossover(settings) -> list[dict]:
             "network": "-".join(map(str, sizes)),
             "batch": batch,
             "batch_x_params": batch * net.n_params,
-            "auto": fn.layout.choose("auto", net, "mse", batch),
+            "auto": fn.layout.choose("auto", net, "mse", n_examples=batch).name,
         }
         for layout in ("matrix", "scalar"):
-            f = jax.jit(
-                jax.vmap(
-                    lambda k, layout=layout, net=net, X=X, T=T, batch=batch: fn.train.fit(
-                        net,
-                        optax.sgd(0.05),
-                        k,
-                        (X, T),
-                        epochs=steps,
-                        batch_size=batch,
-                        history="final",
-                        layout=layout,
-                    )[1]["loss"]
-                )
+            one = _seeds.fit_one(
+                net,
+                optax.sgd(0.05),
+                (X, T),
+                epochs=steps,
+                batch_size=batch,
+                loss="mse",
+                history="final",
+                layout=layout,
             )
+            f = jax.jit(jax.vmap(lambda k, one=one: one(k)["loss"]))
             first, best = _timed(lambda f=f: jax.block_until_ready(f(keys)), 1)
             row[layout] = _entry(S * steps, first, best)
         rows.append(row)

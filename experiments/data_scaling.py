@@ -25,7 +25,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "How do data science techniques scale with the amount of data: a classical learner (logistic "
@@ -105,11 +105,10 @@ def train(spec, settings, Xs, ys, test, keys):
     net = fn.MLP(tuple(spec["sizes"]), hidden="relu", output="identity")
     opt = optax.adam(spec["learning_rate"])
 
-    def one(X, y, key):
-        _, h = fn.train.fit(
+    def at(X, y):  # every seed on one training set
+        train = _seeds.fit_seeds(
             net,
             opt,
-            key,
             (X, y),
             epochs=settings["passes"],
             batch_size=settings["batch_size"],
@@ -117,10 +116,10 @@ def train(spec, settings, Xs, ys, test, keys):
             eval_data=test,
             history="final",
         )
+        h = train(keys)
         return {"test": h["eval_accuracy"], "train": h["train_accuracy"], "loss": h["loss"]}
 
-    run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, 0, None)))
-    return net, jax.tree.map(np.asarray, run(Xs, ys, keys))
+    return net, _seeds.numpy(jax.vmap(at), Xs, ys)
 
 
 def sklearn_reference(X, y, test, sizes):

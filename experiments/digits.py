@@ -8,7 +8,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "Minibatch learning (draw a minibatch, compute gradients, update, repeat) trains a "
@@ -23,21 +23,16 @@ def run(settings, out):
     net = fn.MLP((64, 100, 10), hidden="relu", output="identity")
     opt = optax.adam(settings["learning_rate"])
 
-    def one(key):
-        return fn.train.fit(
-            net,
-            opt,
-            key,
-            (X, y),
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            loss="softmax_cross_entropy",
-            eval_data=(Xt, yt),
-        )
-
-    keys = jax.random.split(jax.random.key(0), settings["seeds"])
-    _, hist = jax.jit(jax.vmap(one))(keys)  # all seeds at once
-    hist = jax.tree.map(np.asarray, hist)
+    train = _seeds.fit_seeds(
+        net,
+        opt,
+        (X, y),
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        loss="softmax_cross_entropy",
+        eval_data=(Xt, yt),
+    )
+    hist = _seeds.numpy(train, jax.random.split(jax.random.key(0), settings["seeds"]))
     final = hist["eval_accuracy"][:, -1]
     return {
         "network": net.describe(),

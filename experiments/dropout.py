@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "Dropout reduces over-fitting: on a small training set it narrows the gap between train and "
@@ -49,21 +49,17 @@ def train(net: fn.MLP, rate: float, data, eval_data, settings, keys):
     """One run per key (vmap), all with dropout ``rate``; the history as numpy arrays."""
     optimizer = _optimizer(settings)
 
-    def one(k):
-        _, hist = fn.train.fit(
-            net,
-            optimizer,
-            k,
-            data,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            loss=LOSS,
-            eval_data=eval_data,
-            dropout=rate,
-        )
-        return hist
-
-    return jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(keys))
+    train = _seeds.fit_seeds(
+        net,
+        optimizer,
+        data,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        loss=LOSS,
+        eval_data=eval_data,
+        grads=fn.backprop.dropout(rate),
+    )
+    return _seeds.numpy(train, keys)
 
 
 def run(settings, out):

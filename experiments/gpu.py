@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "Training is one compiled program, so fit, vmapped seeds and fnnet.sweep run unchanged on a "
@@ -78,19 +78,16 @@ def worker(settings) -> dict:
     epochs = settings["mlp_epochs"]
     steps = epochs * (X.shape[0] // 100)
 
-    def one(key):
-        _, h = fn.train.fit(
-            net,
-            opt,
-            key,
-            (X, y),
-            epochs=epochs,
-            batch_size=100,
-            loss="softmax_cross_entropy",
-            eval_data=(Xt, yt),
-            history="final",
-        )
-        return h
+    one = _seeds.fit_one(
+        net,
+        opt,
+        (X, y),
+        epochs=epochs,
+        batch_size=100,
+        loss="softmax_cross_entropy",
+        eval_data=(Xt, yt),
+        history="final",
+    )
 
     key = jax.random.key(0)
     f1 = jax.jit(one)

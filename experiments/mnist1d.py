@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "MNIST-1D separates linear from nonlinear models as MNIST no longer does: logistic regression "
@@ -53,19 +53,16 @@ def train(net, settings, data, keys):
     (X, y), (Xt, yt) = data
     opt = optax.adam(settings["learning_rate"])
 
-    def one(key):
-        return fn.train.fit(
-            net,
-            opt,
-            key,
-            (X, y),
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            loss="softmax_cross_entropy",
-            eval_data=(Xt, yt),
-        )[1]
-
-    return jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(keys))
+    train = _seeds.fit_seeds(
+        net,
+        opt,
+        (X, y),
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        loss="softmax_cross_entropy",
+        eval_data=(Xt, yt),
+    )
+    return _seeds.numpy(train, keys)
 
 
 def _stats(v):

@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "Plain SGD (θ := θ - α ∂J/∂θ) lowers the training loss slowest; Momentum, AdaGrad, RMSProp "
@@ -57,14 +57,14 @@ QUICK = {
 FULL = {**QUICK, "epochs": 150, "seeds": 10, "lr_factors": [0.1, 1.0, 10.0]}
 
 
-def make_optimizer(name: str):
-    """The optimizer ``name`` of :data:`OPTIMIZERS`, its learning rate injected (so that ``fit``'s
-    ``hyperparams`` can set it, traced, per vmapped run); returns ``(optimizer, learning_rate)``."""
+def make_optimizer(name: str, learning_rate=None):
+    """The optimizer ``name`` of :data:`OPTIMIZERS` at ``learning_rate`` (default the book's; may
+    be traced, so that a vmapped run sweeps it); returns ``(optimizer, learning_rate)``."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, got {name!r}")
     factory, kwargs = OPTIMIZERS[name]
-    static = tuple(k for k, v in kwargs.items() if isinstance(v, bool))
-    return optax.inject_hyperparams(factory, static_args=static)(**kwargs), kwargs["learning_rate"]
+    lr = kwargs["learning_rate"] if learning_rate is None else learning_rate
+    return factory(**{**kwargs, "learning_rate": lr}), lr
 
 
 def train(name, settings, data, keys, lrs):
@@ -73,24 +73,20 @@ def train(name, settings, data, keys, lrs):
     Returns the per-epoch history, each leaf (len(lrs), len(keys), epochs), as NumPy arrays."""
     (X, y), (Xt, yt) = data
     net = fn.MLP(tuple(settings["sizes"]), hidden="relu", output="identity")
-    opt, _ = make_optimizer(name)
 
-    def one(lr, key):
-        _, hist = fn.train.fit(
+    def at(lr):  # every seed at learning rate lr (traced)
+        train = _seeds.fit_seeds(
             net,
-            opt,
-            key,
+            make_optimizer(name, lr)[0],
             (X, y),
             epochs=settings["epochs"],
             batch_size=settings["batch_size"],
             loss="softmax_cross_entropy",
             eval_data=(Xt, yt),
-            hyperparams={"learning_rate": lr},
         )
-        return hist
+        return train(keys)
 
-    run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None)))
-    return jax.tree.map(np.asarray, run(jnp.asarray(lrs, jnp.float32), keys))
+    return _seeds.numpy(jax.vmap(at), jnp.asarray(lrs, jnp.float32))
 
 
 def _stats(v):

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "Greedy layer-wise unsupervised pre-training (autoencoders) makes a deep sigmoid network "
@@ -95,21 +95,16 @@ def fine_tuner(net: fn.MLP, optimizer, data, eval_data, settings):
     """``(fit_keys, params) -> history``: supervised training of every seed at once (vmap) from
     the given initial parameters (stacked over seeds), compiled once for all arms."""
 
-    def one(k, p):
-        _, hist = fn.train.fit(
-            net,
-            optimizer,
-            k,
-            data,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            loss=LOSS,
-            eval_data=eval_data,
-            params=p,
-        )
-        return hist
-
-    run = jax.jit(jax.vmap(one))
+    train = _seeds.fit_seeds(
+        net,
+        optimizer,
+        data,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        loss=LOSS,
+        eval_data=eval_data,
+    )
+    run = jax.jit(train)
     return lambda fit_keys, params: jax.tree.map(np.asarray, run(fit_keys, params))
 
 

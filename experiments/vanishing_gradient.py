@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _seeds
 
 CLAIM = (
     "In a deep sigmoid network the gradient vanishes on its way back to the first layers and the "
@@ -100,23 +100,17 @@ def _optimizer_label(name, settings):
 def train(net: fn.MLP, scheme, scale, optimizer, data, eval_data, settings, key):
     """``settings["seeds"]`` training runs at once (vmap over keys); the history as numpy."""
 
-    def one(k):
-        _, hist = fn.train.fit(
-            net,
-            optimizer,
-            k,
-            data,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            loss=LOSS,
-            eval_data=eval_data,
-            init_scheme=scheme,
-            init_scale=scale,
-        )
-        return hist
-
-    keys = jax.random.split(key, settings["seeds"])
-    return jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(keys))
+    train = _seeds.fit_seeds(
+        net,
+        optimizer,
+        data,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        loss=LOSS,
+        eval_data=eval_data,
+        init=lambda k: net.init(k, scheme, scale),
+    )
+    return _seeds.numpy(train, jax.random.split(key, settings["seeds"]))
 
 
 def run(settings, out):

@@ -16,13 +16,16 @@ from fnnet import (
     losses,
     perceptron,
     pretrain,
+    record,
     sweep,
     train,
 )
+from fnnet._version import __version__
 from fnnet.mlp import MLP
 
 __all__ = [
     "MLP",
+    "__version__",
     "activations",
     "backprop",
     "data",
@@ -33,7 +36,7 @@ __all__ = [
     "losses",
     "perceptron",
     "pretrain",
+    "record",
     "sweep",
     "train",
 ]
-__version__ = "0.1.0"

@@ -98,6 +98,82 @@ def targets(t, batch: int, n_out: int, *, labels_allowed: bool, name: str = "T")
     return t
 
 
+def net(value, name: str = "net"):
+    """``value`` if it is an :class:`fnnet.MLP` spec."""
+    from fnnet.mlp import MLP  # mlp imports this module
+
+    if not isinstance(value, MLP):
+        raise TypeError(f"{name}: expected an fnnet.MLP, got {type(value).__name__}")
+    return value
+
+
+def batch(network, loss, X, T, name: str | None = None):
+    """``X`` (batch, n_in) and ``T`` for ``loss``: (batch, n_out) targets, or (batch,) integer
+    labels where the loss is a classification loss. Messages name them ``X`` and ``T``, or, with
+    ``name`` (the pair's argument), ``name[0]`` and ``name[1]``."""
+    net(network)
+    x_name, t_name = ("X", "T") if name is None else (f"{name}[0]", f"{name}[1]")
+    X = inputs(X, network.n_in, x_name)
+    T = targets(T, X.shape[0], network.n_out, labels_allowed=loss.classification, name=t_name)
+    return X, T
+
+
+def pair(value, name: str):
+    """``value`` as a pair ``(X, T)``."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name}: expected a pair (X, T), got {type(value).__name__}")
+    return tuple(value)
+
+
+def rate(value, name: str = "dropout"):
+    """A dropout rate in [0, 1) (checked where concrete)."""
+    if is_concrete(value):
+        r = float(value)
+        if not 0.0 <= r < 1.0:
+            raise ValueError(f"{name}: expected a rate in [0, 1), got {value!r}")
+    return value
+
+
+def derivatives(network, name: str = "net"):
+    """Checks that every activation of ``network`` has a useful derivative (not ``step``)."""
+    for g in network.layer_activations():
+        if g.deriv is None:
+            raise ValueError(
+                f"{name}: gradient training needs a differentiable activation, got {g.name!r}, "
+                "whose derivative is 0 almost everywhere (no gradient reaches the weights); use "
+                "'sigmoid', 'tanh' or 'relu', or train a step unit with fnnet.perceptron"
+            )
+    return network
+
+
+def optimizer(value, name: str = "optimizer"):
+    """``value`` if it is an optax GradientTransformation (has ``init`` and ``update``)."""
+    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+        raise TypeError(
+            f"{name}: expected an optax GradientTransformation (with init and update), "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def key(value, name: str = "key"):
+    """``value`` if it is one PRNG key (typed, from ``jax.random.key``, or a legacy uint32[2])."""
+    typed = isinstance(value, jax.Array) and jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key)
+    legacy = (
+        isinstance(value, (jax.Array, np.ndarray))
+        and value.dtype == np.uint32
+        and value.shape == (2,)
+    )
+    if not (typed or legacy):
+        got = type(value).__name__
+        if hasattr(value, "dtype"):
+            got = f"{value.dtype}{list(shape_of(value))}"
+        raise TypeError(f"{name}: expected a PRNG key from jax.random.key, got {got}")
+    if typed and value.shape != ():
+        raise ValueError(f"{name}: expected one PRNG key of shape (), got shape {value.shape}")
+    return value
+
+
 def require(module: str, package: str):
     """Imports an optional module, or fails naming the extra that installs it."""
     try:

@@ -1,10 +1,16 @@
-"""Backpropagation written by hand: the chain rule, layer by layer, as the lecture derives it.
+"""Gradients of a network's loss: by hand-derived backprop, the chain rule layer by layer as the
+lecture derives it, and by ``jax.grad`` beside it.
 
-For the lecture's unit with MSE loss, ∂L/∂θ = ∂L/∂a · ∂a/∂z · ∂z/∂θ = -2(y - a) σ(z)(1 - σ(z)) x.
-Also a central-difference gradient, the numerical check of Deep Learning from Scratch.
+A gradient is a function ``(net, params, X, T, loss, *, key=None) -> (L, grads)``:
+:func:`value_and_grad` (by hand), :func:`autodiff` (``jax.value_and_grad``), either with dropout
+(:func:`dropout`). :func:`fnnet.train.fit` takes any of them as ``grads``. For the lecture's unit
+with MSE loss, ∂L/∂θ = ∂L/∂a · ∂a/∂z · ∂z/∂θ = -2(y - a) σ(z)(1 - σ(z)) x. Also a central-difference
+gradient, the numerical check of Deep Learning from Scratch.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -13,26 +19,7 @@ from jax.flatten_util import ravel_pytree
 from fnnet import _checks, losses
 from fnnet.mlp import MLP
 
-__all__ = ["value_and_grad", "grad", "numerical_grad", "relative_error", "check_batch"]
-
-
-def _require_derivatives(net: MLP):
-    for g in net.layer_activations():
-        if g.deriv is None:
-            raise ValueError(
-                f"net: backprop needs a differentiable activation, got {g.name!r}, whose derivative"
-                " is 0 almost everywhere (no gradient reaches the weights); use 'sigmoid', "
-                "'tanh' or 'relu', or train a step unit with fnnet.perceptron"
-            )
-
-
-def check_batch(net: MLP, loss: losses.Loss, X, T):
-    """Checks and returns ``X`` (batch, n_in) and ``T`` for ``loss`` at the library's boundary."""
-    if not isinstance(net, MLP):
-        raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
-    X = _checks.inputs(X, net.n_in)
-    T = _checks.targets(T, X.shape[0], net.n_out, labels_allowed=loss.classification)
-    return X, T
+__all__ = ["value_and_grad", "autodiff", "dropout", "grad", "numerical_grad", "relative_error"]
 
 
 def value_and_grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
@@ -60,15 +47,15 @@ def value_and_grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None)
 
     Returns:
       ``(L, grads)`` with ``grads`` in the structure of ``params``, equal to
-      ``jax.value_and_grad(lambda p: loss(net.apply(p, X), T))(params)`` to float precision.
-      Works under ``jit`` and ``vmap``.
+      :func:`autodiff`'s (``jax.value_and_grad``) to float precision. Works under ``jit`` and
+      ``vmap``.
 
     Raises:
       ValueError: for a ``step`` activation (no useful derivative) or mismatched shapes.
     """
     loss = losses.get(loss)
-    X, T = check_batch(net, loss, X, T)
-    _require_derivatives(net)
+    X, T = _checks.batch(net, loss, X, T)
+    _checks.derivatives(net)
     a, cache = net.forward(params, X, dropout=dropout, key=key)
     value = loss.value(a, T)
 
@@ -86,6 +73,45 @@ def value_and_grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None)
                 delta = delta * keep
             delta = delta * acts[l - 1].deriv(z_in, a_prev)
     return value, grads
+
+
+def autodiff(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
+    """The loss and its gradient by ``jax.value_and_grad`` of ``loss(net.apply(params, X), T)``:
+    the reference that :func:`value_and_grad` is checked against, with the same signature, so
+    either can be handed to :func:`fnnet.train.fit` as ``grads``.
+
+    >>> import jax, fnnet as fn
+    >>> net = fn.MLP((2, 2, 1)); X, T = fn.data.logic_gate("xor")
+    >>> p = net.init(jax.random.key(0))
+    >>> a, b = autodiff(net, p, X, T)[1], value_and_grad(net, p, X, T)[1]
+    >>> all(bool(jax.numpy.allclose(x, y, atol=1e-6)) for x, y in zip(jax.tree.leaves(a),
+    ...                                                                 jax.tree.leaves(b)))
+    True
+    """
+    loss = losses.get(loss)
+    X, T = _checks.batch(net, loss, X, T)
+    return jax.value_and_grad(lambda p: loss.value(net.apply(p, X, dropout=dropout, key=key), T))(
+        params
+    )
+
+
+def dropout(rate: float, grads=value_and_grad):
+    """``grads`` (:func:`value_and_grad` or :func:`autodiff`) with inverted dropout at ``rate`` on
+    every hidden layer: each call draws fresh masks from its ``key``. Hand it to
+    :func:`fnnet.train.fit` as ``grads=dropout(0.2)``; training then drops units, and evaluation
+    (the history, ``net.apply``) uses the whole network.
+
+    ``rate`` is a Python number in [0, 1); ``dropout(0)`` is ``grads`` itself.
+    """
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool):
+        raise TypeError(f"rate: expected a Python number in [0, 1), got {rate!r}")
+    _checks.rate(rate, "rate")
+    if grads not in (value_and_grad, autodiff):
+        raise TypeError(
+            "grads: expected fnnet.backprop.value_and_grad or fnnet.backprop.autodiff, "
+            f"got {grads!r}"
+        )
+    return grads if rate == 0 else functools.partial(grads, dropout=float(rate))
 
 
 def grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):

@@ -1,5 +1,5 @@
 """Data for the lecture's experiments, all made or read locally: logic-gate truth tables, MNIST-1D,
-scikit-learn's 8x8 digits, MNIST IDX files, and the minibatch index streams of step 1 of learning."""
+scikit-learn's 8x8 digits and MNIST IDX files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from fnnet import _checks
 
-__all__ = ["logic_gate", "GATES", "insects", "mnist1d", "digits", "read_idx", "minibatch_indices"]
+__all__ = ["logic_gate", "GATES", "insects", "mnist1d", "digits", "read_idx"]
 
 _X2 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 GATES = {
@@ -156,20 +156,3 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
-
-
-def minibatch_indices(key, n: int, batch_size: int):
-    """One epoch of minibatches: a random permutation of ``range(n)`` cut into rows.
-
-    Step 1 of the lecture's four steps. The last ``n % batch_size`` indices of the permutation are
-    left out of this epoch (every minibatch has the same shape, so one compiled step serves all);
-    the next epoch's permutation includes them again at random.
-
-    Returns:
-      (n // batch_size, batch_size) int indices. Works under ``jit`` and ``vmap`` over ``key``.
-    """
-    n = _checks.integer(n, "n", minimum=1)
-    batch_size = _checks.integer(batch_size, "batch_size", minimum=1, maximum=n)
-    n_batches = n // batch_size
-    perm = jax.random.permutation(key, n)
-    return perm[: n_batches * batch_size].reshape(n_batches, batch_size)

@@ -9,7 +9,6 @@ vanishing gradient. ReLU's derivative is 1 for every active unit.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from fnnet import backprop, losses
@@ -26,18 +25,15 @@ SATURATION = {
 }
 
 
-def gradient_norms(net: MLP, params, X, T, loss="mse", grads: str = "backprop"):
+def gradient_norms(net: MLP, params, X, T, loss="mse", grads=backprop.value_and_grad):
     """Per layer, the Frobenius norm ‖∂L/∂W^(l)‖ of the weight gradient: shape (n_layers,).
 
-    ``grads``: ``"backprop"`` (the hand-derived chain rule) or ``"autodiff"`` (``jax.grad``).
+    ``grads``: a gradient function (see :mod:`fnnet.backprop`): the hand-derived chain rule
+    :func:`fnnet.backprop.value_and_grad` (the default) or :func:`fnnet.backprop.autodiff`.
     """
-    loss = losses.get(loss)
-    if grads == "backprop":
-        g = backprop.grad(net, params, X, T, loss)
-    elif grads == "autodiff":
-        g = jax.grad(lambda p: loss.value(net.apply(p, X), T))(params)
-    else:
-        raise ValueError(f"grads: expected 'backprop' or 'autodiff', got {grads!r}")
+    if not callable(grads):
+        raise TypeError(f"grads: expected a gradient function, got {grads!r}")
+    _, g = grads(net, params, X, T, losses.get(loss))
     return jnp.stack([jnp.linalg.norm(layer["W"].ravel()) for layer in g])
 
 

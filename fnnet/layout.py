@@ -1,46 +1,101 @@
-"""Two layouts of the same parameters, and why small networks train faster in the second.
+"""How the compiled training loop holds a network's parameters: a :class:`Layout` value, of which
+fnnet has two, :data:`matrix` and :data:`scalar`, and :func:`choose`, which resolves
+``fit(layout=...)`` to one of them.
 
-The **matrix** layout is fnnet's public one: layer l is ``{"W": (n_in, n_out), "b": (n_out,)}`` and
-a batch goes forward as ``X @ W + b``. Under ``jax.vmap`` over seeds every matmul becomes a batched
-matmul of tiny (2, 2) blocks, which XLA on a CPU runs as a loop of small kernels.
+A layout is five functions (``enter``, ``leave``, ``value_and_grad``, ``apply``, ``supports``);
+``fnnet.train`` uses the one it is given and never asks its name, so a new layout is a new value.
+Parameters and optimizer state enter the layout once before the loop and leave it once after; what
+a run returns is in the usual matrix layout whichever ran.
 
-The **scalar** layout holds every weight θ_ij and bias θ_i0 as its own 0-d leaf,
-``{"W": [[W[0][0], W[0][1]], ...], "b": [b[0], ...]}``, and writes the arithmetic out per data point
-and per unit, z_o = b_o + Σ_i a_i W_io. After ``vmap`` over seeds each leaf is a (seeds,) vector and
-every operation is elementwise over the seed axis, which XLA fuses into long vector loops: for the
-2-2-1 XOR network several times faster than the matrix layout (``python -m experiments.benchmark``
-measures it). The program grows with batch size × parameters, so the layout suits small networks
-and small batches; :func:`choose` picks it for them.
+- **matrix**: layer l is ``{"W": (n_in, n_out), "b": (n_out,)}`` and a batch goes forward as
+  ``X @ W + b``. Under ``jax.vmap`` over seeds every matmul becomes a batched matmul of tiny
+  blocks, which XLA on a CPU runs as a loop of small kernels.
+- **scalar**: every weight θ_ij and bias θ_i0 is its own 0-d leaf,
+  ``{"W": [[W[0][0], W[0][1]], ...], "b": [b[0], ...]}``, and the arithmetic is written out per
+  data point and unit, z_o = b_o + Σ_i a_i W_io. After ``vmap`` over seeds each leaf is a (seeds,)
+  vector and every operation is elementwise over seeds, which XLA fuses into long vector loops:
+  several times faster for the 2-2-1 XOR network (``python -m experiments.benchmark`` measures
+  it). The program grows with examples × parameters, so it suits small networks on few examples.
+  It runs losses that carry a per-example form (the built-in ones) and the gradients
+  :func:`fnnet.backprop.value_and_grad` and :func:`fnnet.backprop.autodiff` without dropout.
 
-``fnnet.train.fit(..., layout="auto")`` converts to the scalar layout once before its compiled loop
-and back once after it; parameters and optimizer state come back in the matrix layout. Results
-agree with the matrix layout to float rounding (sums run in another order), not bitwise.
+Results agree between layouts to float rounding (sums run in another order), not bitwise.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from fnnet import losses
-from fnnet.mlp import MLP
+from fnnet import backprop, losses
 
 __all__ = [
-    "LAYOUTS",
+    "Layout",
+    "matrix",
+    "scalar",
+    "choose",
     "unstack",
     "restack",
     "map_params",
-    "supports",
-    "choose",
-    "value_and_grad",
-    "apply",
+    "MAX_SCALAR_WORK",
 ]
 
-LAYOUTS = ("auto", "matrix", "scalar")
-# largest batch_size x n_params that "auto" writes out as scalars (the program grows with it)
+# largest n_examples × n_params that "auto" writes out as scalars (the program grows with it)
 MAX_SCALAR_WORK = 256
+
+
+class Layout(NamedTuple):
+    """How parameters are held inside the compiled training loop.
+
+    Attributes:
+      name: a name for messages and reports.
+      enter: ``(net, tree) -> tree``: every subtree of ``tree`` shaped like ``net``'s matrix-layout
+        parameters (the parameters, an optimizer's momentum or moment estimates) into this layout.
+      leave: ``(net, tree) -> tree``: the inverse of ``enter``.
+      value_and_grad: ``(net, grads, loss) -> f`` with ``f(params, X, T, key) -> (L, g)`` in this
+        layout, computing what the gradient function ``grads`` (see :mod:`fnnet.backprop`) does.
+      apply: ``(net, params, X) -> a``: the outputs (batch, n_out) for parameters in this layout.
+      supports: ``(net, loss, grads) -> reason``: None where the layout runs them, else a sentence
+        saying what it cannot run.
+    """
+
+    name: str
+    enter: Callable
+    leave: Callable
+    value_and_grad: Callable
+    apply: Callable
+    supports: Callable
+
+    def __repr__(self):
+        return f"Layout({self.name!r})"
+
+
+# -- matrix -----------------------------------------------------------------------------------
+
+
+def _same(net, tree):
+    return tree
+
+
+def _matrix_value_and_grad(net, grads, loss):
+    return lambda params, X, T, key: grads(net, params, X, T, loss, key=key)
+
+
+matrix = Layout(
+    name="matrix",
+    enter=_same,
+    leave=_same,
+    value_and_grad=_matrix_value_and_grad,
+    apply=lambda net, params, X: net.apply(params, X),
+    supports=lambda net, loss, grads: None,
+)
+"""fnnet's public layout, ``[{"W": (n_in, n_out), "b": (n_out,)}, ...]``: runs everything."""
+
+
+# -- scalar -----------------------------------------------------------------------------------
 
 
 def unstack(params):
@@ -71,74 +126,19 @@ def map_params(fn, tree, params_like):
     return jax.tree.map(lambda n: fn(n) if is_params(n) else n, tree, is_leaf=is_params)
 
 
-# per-data-point losses: (outputs, targets) as lists of 0-d arrays over output units; the batch
-# mean (where the loss has one) is applied by the caller through ``scale``
-def _sq(a, t):
-    return sum((tk - ak) ** 2 for ak, tk in zip(a, t))
+def _matrix_like(net):
+    return [{"W": 0, "b": 0} for _ in net.layer_sizes()]
 
 
-def _sq_grad(a, t, c):
-    return [c * -(tk - ak) for ak, tk in zip(a, t)]
-
-
-def _ce(z, t):
-    m = functools.reduce(jnp.maximum, z)
-    lse = m + jnp.log(sum(jnp.exp(zk - m) for zk in z))
-    return lse - sum(tk * zk for zk, tk in zip(z, t))
-
-
-def _ce_grad(z, t, c):
-    m = functools.reduce(jnp.maximum, z)
-    e = [jnp.exp(zk - m) for zk in z]
-    s = sum(e)
-    return [c * (ek / s - tk) for ek, tk in zip(e, t)]
-
-
-# name -> (per-point value, per-point ∂L/∂a, weight of a point's value in the batch loss given B,
-#          weight of its gradient)
-_POINT_LOSSES = {
-    "mse": (_sq, _sq_grad, lambda B: 1.0 / B, lambda B: 2.0 / B),
-    "half_sse": (_sq, _sq_grad, lambda B: 0.5, lambda B: 1.0),
-    "softmax_cross_entropy": (_ce, _ce_grad, lambda B: 1.0 / B, lambda B: 1.0 / B),
-}
-
-
-def supports(net: MLP, loss) -> bool:
-    """Whether the scalar layout can run ``net`` with ``loss`` (one of fnnet's built-in losses)."""
-    loss = losses.get(loss)
-    return isinstance(net, MLP) and loss is losses._BY_NAME.get(loss.name)
-
-
-def choose(layout: str, net: MLP, loss, batch_size: int, dropout=0.0) -> str:
-    """Resolves ``layout`` ("auto", "matrix" or "scalar") to the one a run will use.
-
-    "auto" takes the scalar layout when the loss is built in, there is no dropout, and
-    batch_size × n_params is at most :data:`MAX_SCALAR_WORK`; else the matrix layout.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout: expected one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
-    if layout == "matrix":
-        return layout
-    ok = supports(net, loss)
-    if dropout != 0.0:
-        if layout == "scalar":
-            raise ValueError("layout: 'scalar' has no dropout; use layout='matrix' or 'auto'")
-        return "matrix"
-    if layout == "scalar":
-        if not ok:
-            raise ValueError(
-                f"layout: 'scalar' needs one of the built-in losses {losses.names()}, got "
-                f"{losses.get(loss)!r}; use layout='matrix'"
-            )
-        return layout
-    return "scalar" if ok and batch_size * net.n_params <= MAX_SCALAR_WORK else "matrix"
+def _scalar_like(net):
+    return [{"W": [[0] * n_out] * n_in, "b": [0] * n_out} for n_in, n_out in net.layer_sizes()]
 
 
 def _points(X):
     return [[X[n, i] for i in range(X.shape[1])] for n in range(X.shape[0])]
 
 
-def _targets(loss, T, n_out, dtype):
+def _targets(T, n_out, dtype):
     if T.ndim == 1:  # integer labels, one-hot per point
         return [[(T[n] == k).astype(dtype) for k in range(n_out)] for n in range(T.shape[0])]
     return _points(T)
@@ -149,8 +149,8 @@ def _layer(p, a, g):
     return z, [g.fn(zk) for zk in z]
 
 
-def apply(net: MLP, sparams, X):
-    """The forward pass in the scalar layout: a list over data points of lists over outputs."""
+def _outputs(net, sparams, X):
+    """The forward pass per data point: a list over points of lists over output units."""
     outs = []
     for x in _points(X):
         a = x
@@ -160,27 +160,21 @@ def apply(net: MLP, sparams, X):
     return outs
 
 
-def _value(net, loss, sparams, X, T):
-    value, _, weight, _ = _POINT_LOSSES[loss.name]
-    outs = apply(net, sparams, X)
-    ts = _targets(loss, T, net.n_out, outs[0][0].dtype)
-    return weight(X.shape[0]) * sum(value(a, t) for a, t in zip(outs, ts))
+def _scalar_autodiff(net, sparams, X, T, loss):
+    def value(sp):
+        outs = _outputs(net, sp, X)
+        ts = _targets(T, net.n_out, outs[0][0].dtype)
+        return loss.weight(X.shape[0]) * sum(loss.example(a, t) for a, t in zip(outs, ts))
+
+    return jax.value_and_grad(value)(sparams)
 
 
-def value_and_grad(net: MLP, sparams, X, T, loss="mse", grads: str = "backprop"):
-    """The loss and its gradient in the scalar layout, by the chain rule written out per data
-    point and per unit (``"backprop"``) or by ``jax.value_and_grad`` of the scalar program
-    (``"autodiff"``). ``X`` (batch, n_in) and ``T`` as for :func:`fnnet.backprop.value_and_grad`.
-
-    Per point, with δ_o = ∂L/∂z_o = ∂L/∂a_o · g'(z_o, a_o): ∂L/∂W_io += a_i δ_o, ∂L/∂b_o += δ_o,
-    and ∂L/∂a_i = Σ_o W_io δ_o for the layer below.
-    """
-    loss = losses.get(loss)
-    if grads == "autodiff":
-        return jax.value_and_grad(lambda sp: _value(net, loss, sp, X, T))(sparams)
-    value, point_grad, weight, grad_weight = _POINT_LOSSES[loss.name]
-    B = X.shape[0]
-    acts = net.layer_activations()
+def _scalar_backprop(net, sparams, X, T, loss):
+    """The chain rule written out per data point and unit. Per point, with
+    δ_o = ∂L/∂z_o = ∂L/∂a_o · g'(z_o, a_o): ∂L/∂W_io += a_i δ_o, ∂L/∂b_o += δ_o, and
+    ∂L/∂a_i = Σ_o W_io δ_o for the layer below; L = weight(B) · Σ_n ℓ_n (see
+    :class:`fnnet.losses.Loss`)."""
+    acts, w = net.layer_activations(), loss.weight(X.shape[0])
     gW = [[[None] * len(p["b"]) for _ in p["W"]] for p in sparams]
     gb = [[None] * len(p["b"]) for p in sparams]
     total = 0.0
@@ -188,20 +182,15 @@ def value_and_grad(net: MLP, sparams, X, T, loss="mse", grads: str = "backprop")
     def add(x, y):
         return y if x is None else x + y
 
-    xs = _points(X)
-    ts = _targets(loss, T, net.n_out, sparams[0]["b"][0].dtype)
-    for x, t in zip(xs, ts):
+    for x, t in zip(_points(X), _targets(T, net.n_out, sparams[0]["b"][0].dtype)):
         cache = [(None, x)]  # (z, a) per layer
         for p, g in zip(sparams, acts):
             cache.append(_layer(p, cache[-1][1], g))
-        z, a = cache[-1]
-        total = total + value(a, t)
-        dA = point_grad(a, t, grad_weight(B))
+        total = total + loss.example(cache[-1][1], t)
+        dA = [w * d for d in loss.example_grad(cache[-1][1], t)]
         for l in range(len(sparams) - 1, -1, -1):
-            z, a = cache[l + 1]
-            a_in = cache[l][1]
-            g = acts[l]
-            d = [dA[o] * g.deriv(z[o], a[o]) for o in range(len(z))]
+            (z, a), a_in = cache[l + 1], cache[l][1]
+            d = [dA[o] * acts[l].deriv(z[o], a[o]) for o in range(len(z))]
             for o in range(len(d)):
                 gb[l][o] = add(gb[l][o], d[o])
                 for i in range(len(a_in)):
@@ -209,4 +198,63 @@ def value_and_grad(net: MLP, sparams, X, T, loss="mse", grads: str = "backprop")
             if l:
                 W = sparams[l]["W"]
                 dA = [sum(W[i][o] * d[o] for o in range(len(d))) for i in range(len(a_in))]
-    return weight(B) * total, [{"W": gW[l], "b": gb[l]} for l in range(len(sparams))]
+    return w * total, [{"W": gW[l], "b": gb[l]} for l in range(len(sparams))]
+
+
+# the gradient functions the scalar layout has a written-out form of
+_SCALAR_GRADS = {backprop.value_and_grad: _scalar_backprop, backprop.autodiff: _scalar_autodiff}
+
+
+def _scalar_value_and_grad(net, grads, loss):
+    written_out = _SCALAR_GRADS[grads]
+    return lambda sparams, X, T, key: written_out(net, sparams, X, T, loss)
+
+
+def _scalar_supports(net, loss, grads):
+    if loss.example is None or loss.example_grad is None or loss.weight is None:
+        return f"needs a loss with a per-example form (a built-in one), got {loss!r}"
+    if grads not in _SCALAR_GRADS:
+        return (
+            "runs fnnet.backprop.value_and_grad and fnnet.backprop.autodiff without dropout, "
+            f"got grads={grads!r}"
+        )
+    return None
+
+
+scalar = Layout(
+    name="scalar",
+    enter=lambda net, tree: map_params(unstack, tree, _matrix_like(net)),
+    leave=lambda net, tree: map_params(restack, tree, _scalar_like(net)),
+    value_and_grad=_scalar_value_and_grad,
+    apply=lambda net, sparams, X: jnp.stack([jnp.stack(a) for a in _outputs(net, sparams, X)]),
+    supports=_scalar_supports,
+)
+"""Every parameter its own 0-d leaf: elementwise code over seeds under ``vmap``; small networks."""
+
+_BY_NAME = {"matrix": matrix, "scalar": scalar}
+
+
+def choose(layout, net, loss, grads=backprop.value_and_grad, n_examples: int = 1) -> Layout:
+    """Resolves ``fit``'s ``layout`` argument to the :class:`Layout` a run uses.
+
+    ``layout``: a :class:`Layout`, ``"matrix"``, ``"scalar"`` or ``"auto"``. ``"auto"`` takes the
+    scalar layout where it supports ``net``, ``loss`` and ``grads`` and
+    ``n_examples × net.n_params`` is at most :data:`MAX_SCALAR_WORK`, else the matrix layout.
+
+    Raises:
+      ValueError: for an unknown name, or a layout that cannot run ``loss`` or ``grads``.
+    """
+    loss = losses.get(loss)
+    if isinstance(layout, str) and layout == "auto":
+        small = n_examples * net.n_params <= MAX_SCALAR_WORK
+        return scalar if small and scalar.supports(net, loss, grads) is None else matrix
+    if isinstance(layout, str) and layout in _BY_NAME:
+        layout = _BY_NAME[layout]
+    if not isinstance(layout, Layout):
+        raise ValueError(
+            f"layout: expected 'auto', 'matrix', 'scalar' or an fnnet.layout.Layout, got {layout!r}"
+        )
+    reason = layout.supports(net, loss, grads)
+    if reason is not None:
+        raise ValueError(f"layout: {layout.name!r} {reason}; use layout='matrix' or 'auto'")
+    return layout

@@ -5,7 +5,8 @@ The lecture's loss for one output is (y - a)^2 with ∂L/∂a = -2(y - a); backp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -15,11 +16,17 @@ __all__ = ["Loss", "mse", "half_sse", "softmax_cross_entropy", "get", "names"]
 
 
 class Loss(NamedTuple):
-    """A loss L(a, t) and its derivative ∂L/∂a, both functions of ``(a, t)``.
+    """A loss L(a, t) and its derivative ∂L/∂a, for a batch and per example.
 
-    ``a``: (batch, n_out) network outputs; ``t``: targets of the same shape (for
-    :data:`softmax_cross_entropy` also integer class labels of shape (batch,)). The value is a
-    scalar; the derivative has the shape of ``a``.
+    ``value(a, t)`` and ``grad(a, t)``: ``a`` the (batch, n_out) network outputs, ``t`` targets of
+    the same shape (for :data:`softmax_cross_entropy` also integer class labels of shape
+    (batch,)); the value is a scalar, the derivative has the shape of ``a``.
+
+    The per-example form, for layouts that write the arithmetic out per data point
+    (:mod:`fnnet.layout`): the batch loss is L = weight(B) · Σ_n ℓ(a_n, t_n), where
+    ``example(a, t)`` is ℓ for one example and ``example_grad(a, t)`` its ∂ℓ/∂a_k, with ``a`` and
+    ``t`` sequences over the output units k (of arrays of any one shape), and ``weight(B)`` a
+    number for a batch of B examples. A loss without them (None) runs in the matrix layout only.
 
     ``classification`` says whether ``t`` may be integer labels. Calling a loss evaluates it.
     """
@@ -28,6 +35,9 @@ class Loss(NamedTuple):
     value: Callable[[jax.Array, jax.Array], jax.Array]
     grad: Callable[[jax.Array, jax.Array], jax.Array]
     classification: bool = False
+    example: Callable[[Sequence, Sequence], jax.Array] | None = None
+    example_grad: Callable[[Sequence, Sequence], list] | None = None
+    weight: Callable[[int], float] | None = None
 
     def __call__(self, a, t):
         return self.value(a, t)
@@ -46,7 +56,17 @@ def _mse_grad(a, t):
     return -2 * (t - a) / a.shape[0]
 
 
-mse = Loss("mse", _mse, _mse_grad)
+def _sq(a, t):
+    # one example's Σ_k (t_k - a_k)^2
+    return sum((tk - ak) ** 2 for ak, tk in zip(a, t))
+
+
+def _sq_grad(a, t):
+    # ∂/∂a_k of Σ_k (t_k - a_k)^2 = -2(t_k - a_k)
+    return [-2 * (tk - ak) for ak, tk in zip(a, t)]
+
+
+mse = Loss("mse", _mse, _mse_grad, False, _sq, _sq_grad, lambda B: 1.0 / B)
 """Mean squared error as the lecture writes it: L = (1/B) Σ_b Σ_k (t_bk - a_bk)^2.
 
 Summed over the outputs k, averaged over the batch b. ∂L/∂a = -2(t - a)/B.
@@ -58,7 +78,17 @@ def _half_sse(a, t):
     return 0.5 * jnp.sum((t - a) ** 2)
 
 
-half_sse = Loss("half_sse", _half_sse, lambda a, t: -(t - a))
+def _half_sq(a, t):
+    return 0.5 * _sq(a, t)
+
+
+def _half_sq_grad(a, t):
+    return [-(tk - ak) for ak, tk in zip(a, t)]
+
+
+half_sse = Loss(
+    "half_sse", _half_sse, lambda a, t: -(t - a), False, _half_sq, _half_sq_grad, lambda B: 1.0
+)
 """Half the sum of squared errors over the whole batch: E = ½ Σ_b Σ_k (t_bk - a_bk)^2.
 
 The error of the classic backprop papers; ∂E/∂a = -(t - a). Not averaged over the batch.
@@ -83,7 +113,30 @@ def _softmax_ce_grad(z, t):
     return (jax.nn.softmax(z, axis=-1) - t) / z.shape[0]
 
 
-softmax_cross_entropy = Loss("softmax_cross_entropy", _softmax_ce, _softmax_ce_grad, True)
+def _ce_example(z, t):
+    # ℓ = log Σ_k e^{z_k} - Σ_k t_k z_k, the log-sum-exp shifted by max_k z_k for stability
+    m = functools.reduce(jnp.maximum, z)
+    lse = m + jnp.log(sum(jnp.exp(zk - m) for zk in z))
+    return lse - sum(tk * zk for zk, tk in zip(z, t))
+
+
+def _ce_example_grad(z, t):
+    # ∂ℓ/∂z_k = softmax(z)_k - t_k
+    m = functools.reduce(jnp.maximum, z)
+    e = [jnp.exp(zk - m) for zk in z]
+    s = sum(e)
+    return [ek / s - tk for ek, tk in zip(e, t)]
+
+
+softmax_cross_entropy = Loss(
+    "softmax_cross_entropy",
+    _softmax_ce,
+    _softmax_ce_grad,
+    True,
+    _ce_example,
+    _ce_example_grad,
+    lambda B: 1.0 / B,
+)
 """Softmax fused with cross-entropy: L = -(1/B) Σ_b Σ_k t_bk log softmax(z_b)_k.
 
 Takes logits z (use ``output="identity"``) and integer labels (batch,) or one-hot targets

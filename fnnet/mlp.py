@@ -189,7 +189,7 @@ class MLP:
         """Inverted-dropout scales for the hidden layers: per hidden layer a (batch, width) array
         that is 1 / (1 - rate) where a unit is kept (probability 1 - rate) and 0 where dropped,
         so that the expected activation is unchanged and evaluation needs no rescaling."""
-        _check_rate(rate)
+        _checks.rate(rate)
         keys = jax.random.split(key, max(1, self.n_layers - 1))
         return [
             jax.random.bernoulli(k, 1 - rate, (batch, width)).astype(dtype) / (1 - rate)
@@ -232,11 +232,3 @@ class MLP:
         With ``dropout`` > 0 and a ``key``, hidden units are dropped as in training (see
         :meth:`forward`); the default evaluates the whole network."""
         return self.forward(params, X, dropout=dropout, key=key)[0]
-
-
-def _check_rate(rate):
-    if _checks.is_concrete(rate):
-        r = float(rate)
-        if not 0.0 <= r < 1.0:
-            raise ValueError(f"dropout: expected a rate in [0, 1), got {rate!r}")
-    return rate

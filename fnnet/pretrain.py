@@ -5,11 +5,13 @@ One of the lecture's remedies for "learning is hard": before supervised training
 layer in turn learns to reconstruct its own input. Layer 1 is the encoder of an autoencoder
 x -> h = g(x W1 + b1) -> x' = d(h V + c), trained to make x' close to x (MSE); its codes h are the
 input on which layer 2's autoencoder is trained, and so on. The encoders become the deep network's
-initial hidden layers; the output layer starts from the usual random init; ``fit(..., params=)``
+initial hidden layers; the output layer starts from the usual random init; ``fit(..., init=)``
 then fine-tunes the whole network on the labels.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +23,10 @@ from fnnet.mlp import MLP
 __all__ = ["autoencoders"]
 
 _ADAM = optax.adam(1e-3)  # one object, so that repeated calls reuse fit's compiled program
+
+
+def _init(ae: MLP, scheme: str, dtype, key):
+    return ae.init(key, scheme, dtype=dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.float32)
 
 
 def autoencoders(
@@ -54,8 +60,7 @@ def autoencoders(
       ``(params, losses)``: parameters for ``net`` (pre-trained hidden layers, a freshly drawn
       output layer) and, per hidden layer, its reconstruction loss per epoch (epochs,).
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net: expected an fnnet.MLP, got {type(net).__name__}")
+    _checks.net(net)
     if net.n_layers < 2:
         raise ValueError(f"net: expected at least one hidden layer, got sizes {net.sizes}")
     X = _checks.inputs(X, net.n_in)
@@ -78,7 +83,7 @@ def autoencoders(
             epochs=epochs,
             batch_size=min(batch_size, h.shape[0]),
             loss="mse",
-            init_scheme=init_scheme,
+            init=None if init_scheme is None else partial(_init, ae, init_scheme, h.dtype),
         )
         params.append(state.params[0])
         curves.append(hist["loss"])

@@ -117,8 +117,8 @@ def test_benchmark_numpy_baseline_trains_like_fit():
             epochs=20,
             batch_size=4,
             loss="half_sse",
-            params=p,
-            history="final",
+            init=p,
+            record=fn.train.Record(history="final"),
         )
         return s.params, h["loss"]
 
