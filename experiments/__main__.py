@@ -14,6 +14,7 @@ import sys
 
 import experiments
 from experiments import _harness
+from fnnet import _atomic
 
 
 def discover() -> list[str]:
@@ -48,9 +49,8 @@ def write_report(results: list[dict], path: str) -> None:
             "",
         ]
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        f.write("\n".join(lines))
-    os.replace(path + ".tmp", path)
+    text = "\n".join(lines).encode()
+    _atomic.write(path, lambda f: f.write(text))
 
 
 def main(argv=None) -> int:

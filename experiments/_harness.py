@@ -10,7 +10,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 
 RESULTS = "results"
@@ -35,13 +34,13 @@ def versions() -> dict:
 
 
 def write_json(path: str, obj) -> None:
-    """Writes atomically: a temporary file, then a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    """Writes ``obj`` as JSON atomically (``fnnet._atomic``: a temporary file, then a rename),
+    creating the folder where missing."""
+    from fnnet import _atomic
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    text = json.dumps(obj, indent=2).encode()
+    _atomic.write(path, lambda f: f.write(text))
 
 
 def run_worker(module: str, args, env: dict, label: str) -> dict:

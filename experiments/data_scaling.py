@@ -16,7 +16,6 @@ as epochs over the n sequences would, except that a minibatch may hold a sequenc
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import warnings
 
@@ -26,6 +25,7 @@ import optax
 
 import fnnet as fn
 from experiments import _harness, _seeds
+from fnnet import _atomic
 
 CLAIM = (
     "How do data science techniques scale with the amount of data: a classical learner (logistic "
@@ -77,10 +77,7 @@ def load_data(settings, cache_dir: str):
     (X, y), (Xt, yt) = fn.data.mnist1d(total, seed=settings["data_seed"], train_split=split)
     assert X.shape[0] == n_train and Xt.shape[0] == n_test, (X.shape, Xt.shape)
     os.makedirs(cache_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, x=X, y=y, x_test=Xt, y_test=yt)
-    os.replace(tmp, path)
+    _atomic.write(path, lambda f: np.savez(f, x=X, y=y, x_test=Xt, y_test=yt))
     return (X, y), (Xt, yt)
 
 
@@ -222,6 +219,9 @@ def _sha1(a) -> str:
 
 
 def _figure(models, reference, sizes, settings, steps, out):
+    """Test accuracy against training-set size for every model (mean ± std over seeds as error
+    bars), with scikit-learn's logistic regression as a reference line where it ran; saved as the
+    experiment's figure."""
     plt = _harness.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, m) in enumerate(models.items()):

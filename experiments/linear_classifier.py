@@ -51,6 +51,9 @@ def _book(lr):
 
 
 def _noisy(settings):
+    """The noisy-insects study: for every data seed and learning rate L, the classifier refined
+    one example at a time (vmapped over both); per L, its accuracy and the variance of the slope A
+    over the last updates, the measure of how much the last examples push the line around."""
     lrs = jnp.asarray(settings["lrs"])
     keys = jax.random.split(jax.random.key(0), settings["data_seeds"])
     last = settings["last"]
@@ -113,6 +116,8 @@ def run(settings, out):
 
 
 def _book_figure(book, out):
+    """The book's two insects, their targets and the lines after each refinement, without a
+    learning rate (left) and with L = 0.5 (right)."""
     plt = _harness.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
     xs = np.linspace(0, 4, 2)

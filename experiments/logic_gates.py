@@ -194,6 +194,8 @@ def _points(ax, gate):
 
 
 def _gates_figure(finals, xor_lines, out):
+    """One panel per gate in the lecture's style: the four points and, for AND/OR/NAND, the
+    line learned by seed 0; for XOR the distinct lines a few seeds cycle through, none separating."""
     plt = _harness.pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
     for ax, gate in zip(axes, GATES):

@@ -193,6 +193,8 @@ def run(settings, out):
 
 
 def _curves_figure(curves, settings, out):
+    """Per optimizer (rows): the training loss (left) and the test and training accuracy (right)
+    of every arm, mean over seeds with a ± one standard deviation band."""
     plt = _harness.pyplot()
     opts = settings["optimizers"]
     fig, axes = plt.subplots(len(opts), 2, figsize=(11, 3.8 * len(opts)), squeeze=False)

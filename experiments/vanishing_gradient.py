@@ -218,6 +218,8 @@ def run(settings, out):
 
 
 def _gradient_figure(configs, depth, out):
+    """Left: ‖∂L/∂W^(l)‖ per weight layer at initialisation (geometric mean over init seeds, with
+    its min-max band) for every configuration; right: the fraction of saturated units per layer."""
     plt = _harness.pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     layers = np.arange(1, depth + 2)
@@ -244,6 +246,8 @@ def _gradient_figure(configs, depth, out):
 
 
 def _histogram_figure(hists, configs, out):
+    """Histograms of every hidden layer's activations at initialisation (columns), one row per
+    configuration, on the activation's own range."""
     plt = _harness.pyplot()
     rows, cols = len(hists), len(next(iter(hists.values())))
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.5 * rows), squeeze=False)

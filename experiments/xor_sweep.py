@@ -124,6 +124,8 @@ def run(settings, out):
 
 
 def _heatmap(frac, settings, out):
+    """The fraction of seeds solved per (initial range, optimizer) cell as a heat map, each cell
+    labelled with its percentage."""
     plt = _harness.pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     im = ax.imshow(frac, cmap="viridis", vmin=0, vmax=1, aspect="auto")

@@ -174,6 +174,24 @@ def key(value, name: str = "key"):
     return value
 
 
+def named(value, table: dict, kind: type, argument: str, what: str):
+    """``value`` if it is a ``kind``, else ``table[value]`` for a name; errors list the names.
+
+    ``what`` is the kind's public name (``"fnnet.losses.Loss"``) and what a name is of
+    (``"a loss name"``), for messages."""
+    if isinstance(value, kind):
+        return value
+    public = f"fnnet.{kind.__module__.rsplit('.', 1)[-1]}.{kind.__name__}"
+    if isinstance(value, str):
+        if value in table:
+            return table[value]
+        raise ValueError(
+            f"{argument}: expected one of {', '.join(map(repr, table))} or an {public}, "
+            f"got {value!r}"
+        )
+    raise TypeError(f"{argument}: expected {what} (str) or an {public}, got {type(value).__name__}")
+
+
 def require(module: str, package: str):
     """Imports an optional module, or fails naming the extra that installs it."""
     try:

@@ -12,6 +12,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from fnnet import _checks
+
 __all__ = ["Activation", "step", "identity", "sigmoid", "tanh", "relu", "get", "names"]
 
 
@@ -78,17 +80,4 @@ def get(activation: str | Activation, *, argument: str = "activation") -> Activa
       ValueError: for an unknown name, listing the valid ones.
       TypeError: for anything that is neither a name nor an Activation.
     """
-    if isinstance(activation, Activation):
-        return activation
-    if isinstance(activation, str):
-        try:
-            return _BY_NAME[activation]
-        except KeyError:
-            raise ValueError(
-                f"{argument}: expected one of {', '.join(map(repr, _BY_NAME))} "
-                f"or an fnnet.activations.Activation, got {activation!r}"
-            ) from None
-    raise TypeError(
-        f"{argument}: expected an activation name (str) or an fnnet.activations.Activation, "
-        f"got {type(activation).__name__}"
-    )
+    return _checks.named(activation, _BY_NAME, Activation, argument, "an activation name")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import jax
 import numpy as np
 
-from fnnet import _checks
+from fnnet import _atomic, _checks
 
 __all__ = ["save", "load"]
 
@@ -59,16 +58,7 @@ def save(path: str | os.PathLike, params) -> None:
     path = os.fspath(path)
     arrays = {f"leaf_{i}": a for i, a in enumerate(leaves)}
     arrays[_STRUCTURE] = np.array(json.dumps({"format": _FORMAT, "tree": structure}))
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".fnnet-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _atomic.write(path, lambda f: np.savez(f, **arrays))
 
 
 def load(path: str | os.PathLike, like=None):

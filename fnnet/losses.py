@@ -12,6 +12,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from fnnet import _checks
+
 __all__ = ["Loss", "mse", "half_sse", "softmax_cross_entropy", "get", "names"]
 
 
@@ -158,16 +160,4 @@ def get(loss: str | Loss, *, argument: str = "loss") -> Loss:
       ValueError: for an unknown name, listing the valid ones.
       TypeError: for anything that is neither a name nor a Loss.
     """
-    if isinstance(loss, Loss):
-        return loss
-    if isinstance(loss, str):
-        try:
-            return _BY_NAME[loss]
-        except KeyError:
-            raise ValueError(
-                f"{argument}: expected one of {', '.join(map(repr, _BY_NAME))} "
-                f"or an fnnet.losses.Loss, got {loss!r}"
-            ) from None
-    raise TypeError(
-        f"{argument}: expected a loss name (str) or an fnnet.losses.Loss, got {type(loss).__name__}"
-    )
+    return _checks.named(loss, _BY_NAME, Loss, argument, "a loss name")
