@@ -56,7 +56,8 @@ class Layout(NamedTuple):
         parameters (the parameters, an optimizer's momentum or moment estimates) into this layout.
       leave: ``(net, tree) -> tree``: the inverse of ``enter``.
       value_and_grad: ``(net, grads, loss) -> f`` with ``f(params, X, T, key) -> (L, g)`` in this
-        layout, computing what the gradient function ``grads`` (see :mod:`fnnet.backprop`) does.
+        layout, computing what the gradient function ``grads`` (see :mod:`fnnet.backprop`) does
+        for ``loss`` (a name or a :class:`fnnet.losses.Loss`).
       apply: ``(net, params, X) -> a``: the outputs (batch, n_out) for parameters in this layout.
       supports: ``(net, loss, grads) -> reason``: None where the layout runs them, else a sentence
         saying what it cannot run.
@@ -81,6 +82,7 @@ def _same(net, tree):
 
 
 def _matrix_value_and_grad(net, grads, loss):
+    loss = losses.get(loss)
     return lambda params, X, T, key: grads(net, params, X, T, loss, key=key)
 
 
@@ -206,7 +208,7 @@ _SCALAR_GRADS = {backprop.value_and_grad: _scalar_backprop, backprop.autodiff: _
 
 
 def _scalar_value_and_grad(net, grads, loss):
-    written_out = _SCALAR_GRADS[grads]
+    loss, written_out = losses.get(loss), _SCALAR_GRADS[grads]
     return lambda sparams, X, T, key: written_out(net, sparams, X, T, loss)
 
 

@@ -90,7 +90,7 @@ def make_step(net: MLP, optimizer, loss="mse", grads=backprop.value_and_grad):
     ``{"loss": L}``, the minibatch loss before the update. Wrap it in ``jax.jit``; it compiles
     once per batch shape. ``key`` draws dropout masks where ``grads`` has dropout.
     """
-    _checks.net(net)
+    _checks.derivatives(_checks.net(net))
     _checks.optimizer(optimizer)
     vg = _layout.matrix.value_and_grad(net, _gradient(grads), losses.get(loss))
     return _step(vg, optimizer)

@@ -4,6 +4,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import fnnet as fn
@@ -139,11 +140,27 @@ def test_step_activation_has_no_gradient_and_says_so(getkey):
     net = fn.MLP((2, 2, 1), hidden="step")
     params = net.init(getkey())
     X, T = fn.data.logic_gate("xor")
-    with pytest.raises(ValueError, match="net: backprop needs a differentiable.*'step'"):
+    with pytest.raises(ValueError, match="^net: gradient training needs a differentiable.*'step'"):
         backprop.value_and_grad(net, params, X, T)
     assert activations.step.deriv is None
+    # fit refuses a step network whichever gradient it is given: jax.grad too is 0 almost everywhere
+    for grads in (backprop.value_and_grad, backprop.autodiff, backprop.dropout(0.5)):
+        with pytest.raises(ValueError, match="^net: gradient training needs a differentiable"):
+            fn.train.fit(net, optax.sgd(0.1), getkey(), (X, T), epochs=1, batch_size=4, grads=grads)
+    # what the check spares: autodiff itself returns the zero gradient a step unit has
+    _, g = backprop.autodiff(net, params, X, T)
+    assert float(jnp.max(jnp.abs(g[0]["W"]))) == 0.0
 
 
 def test_numerical_grad_of_a_quadratic():
     g = backprop.numerical_grad(lambda p: jnp.sum(p["x"] ** 2), {"x": jnp.arange(3.0)})
     np.testing.assert_allclose(g["x"], [0.0, 2.0, 4.0], atol=1e-8)
+
+
+def test_autodiff_has_value_and_grads_signature_and_equals_it(getkey):
+    net, params, X, T = _problem(getkey(), (3, 5, 4), "tanh", "identity", "mse", 6, jnp.float64)
+    for loss in ("mse", losses.half_sse):
+        v, g = backprop.autodiff(net, params, X, T, loss, key=None)
+        v_ref, g_ref = backprop.value_and_grad(net, params, X, T, loss, key=None)
+        np.testing.assert_allclose(v, v_ref, rtol=1e-13)
+        chex.assert_trees_all_close(g, g_ref, rtol=1e-10, atol=1e-14)

@@ -22,10 +22,10 @@ def test_logic_gates(gate, truth):
 
 
 def test_minibatch_indices_are_a_permutation_cut_in_rows(getkey):
-    idx = fn.data.minibatch_indices(getkey(), 10, 3)
+    idx = fn.train.minibatch_indices(getkey(), 10, 3)
     assert idx.shape == (3, 3)
     assert len(set(np.asarray(idx).ravel().tolist())) == 9
-    full = fn.data.minibatch_indices(getkey(), 8, 8)
+    full = fn.train.minibatch_indices(getkey(), 8, 8)
     np.testing.assert_array_equal(np.sort(np.asarray(full).ravel()), np.arange(8))
 
 

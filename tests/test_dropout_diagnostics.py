@@ -69,8 +69,8 @@ def test_dropout_is_off_at_evaluation_and_in_the_history(getkey):
         (X, T),
         epochs=30,
         batch_size=4,
-        dropout=0.5,
-        eval_data=(X, T),
+        grads=fn.backprop.dropout(0.5),
+        record=fn.train.Record(eval_data=(X, T)),
     )
     # the recorded evaluation is the whole network's, not a dropped-out one
     a = net.apply(state.params, X)
@@ -84,17 +84,33 @@ def test_fit_with_dropout_changes_training_and_is_reproducible(getkey):
     net = fn.MLP((2, 16, 1))
     X, T = fn.data.logic_gate("xor", np.float64)
     key = getkey()
+    opt = optax.sgd(0.1)
     run = jax.jit(
         lambda k, rate: (
-            fn.train.fit(net, optax.sgd(0.1), k, (X, T), epochs=20, batch_size=2, dropout=rate)[
-                0
-            ].params
+            fn.train.fit(
+                net, opt, k, (X, T), epochs=20, batch_size=2, grads=fn.backprop.dropout(rate)
+            )[0].params
         ),
         static_argnums=1,
     )
     chex.assert_trees_all_equal(run(key, 0.5), run(key, 0.5))
     with pytest.raises(AssertionError):
         chex.assert_trees_all_close(run(key, 0.5), run(key, 0.0))
+
+
+def test_dropout_wraps_a_gradient_function(getkey):
+    net = fn.MLP((3, 6, 5, 2), hidden="tanh")
+    params = net.init(getkey(), dtype=jnp.float64)
+    X, T = _data((3, 6, 5, 2), "mse", getkey())
+    key = getkey()
+    assert fn.backprop.dropout(0) is fn.backprop.value_and_grad
+    assert fn.backprop.dropout(0.0, fn.backprop.autodiff) is fn.backprop.autodiff
+    for grads in (fn.backprop.value_and_grad, fn.backprop.autodiff):
+        v, g = fn.backprop.dropout(0.3, grads)(net, params, X, T, fn.losses.mse, key=key)
+        v_ref, g_ref = grads(net, params, X, T, "mse", dropout=0.3, key=key)
+        np.testing.assert_allclose(v, v_ref, rtol=1e-12)
+        chex.assert_trees_all_close(g, g_ref, rtol=1e-12, atol=1e-15)
+        assert not np.allclose(v, grads(net, params, X, T, "mse")[0])
 
 
 @pytest.mark.parametrize(
@@ -119,10 +135,20 @@ def test_fit_with_dropout_changes_training_and_is_reproducible(getkey):
                 (X, X[:, :1]),
                 epochs=1,
                 batch_size=4,
-                dropout=jnp.array(0.5),
+                grads=fn.backprop.dropout(jnp.array(0.5)),
             ),
             TypeError,
-            "^dropout: expected a Python number",
+            "^rate: expected a Python number",
+        ),
+        (
+            lambda n, p, X: fn.backprop.dropout(1.0),
+            ValueError,
+            r"^rate: expected a rate in \[0, 1\)",
+        ),
+        (
+            lambda n, p, X: fn.backprop.dropout(0.5, grads=lambda *a, **k: None),
+            TypeError,
+            "^grads: expected fnnet.backprop.value_and_grad or fnnet.backprop.autodiff",
         ),
         (
             lambda n, p, X: fn.train.fit(
@@ -132,11 +158,11 @@ def test_fit_with_dropout_changes_training_and_is_reproducible(getkey):
                 (X, X[:, :1]),
                 epochs=1,
                 batch_size=4,
-                dropout=0.5,
+                grads=fn.backprop.dropout(0.5),
                 layout="scalar",
             ),
             ValueError,
-            "^layout: 'scalar' has no dropout",
+            "^layout: 'scalar' runs .* without dropout",
         ),
     ],
 )
@@ -159,7 +185,9 @@ def test_diagnostics_equal_a_direct_computation():
     norms = fn.diagnostics.gradient_norms(net, p, X, T, "mse")
     np.testing.assert_allclose(norms, [np.linalg.norm(layer["W"]) for layer in g], rtol=1e-10)
     np.testing.assert_allclose(
-        fn.diagnostics.gradient_norms(net, p, X, T, "mse", grads="autodiff"), norms, rtol=1e-10
+        fn.diagnostics.gradient_norms(net, p, X, T, "mse", grads=fn.backprop.autodiff),
+        norms,
+        rtol=1e-10,
     )
     stats = fn.diagnostics.activation_stats(net, p, X)
     for i, a in enumerate([h1, h2, out]):

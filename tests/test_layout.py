@@ -32,17 +32,24 @@ def test_unstack_restack_round_trip(getkey):
     chex.assert_trees_all_equal(layout.restack(sp), p)
 
 
+GRADS = [
+    pytest.param(fn.backprop.value_and_grad, id="backprop"),
+    pytest.param(fn.backprop.autodiff, id="autodiff"),
+]
+
+
 @pytest.mark.parametrize("sizes, hidden, output, loss", CASES)
-@pytest.mark.parametrize("grads", ["backprop", "autodiff"])
+@pytest.mark.parametrize("grads", GRADS)
 def test_scalar_gradients_equal_matrix_backprop_and_jax_grad(sizes, hidden, output, loss, grads):
     net = fn.MLP(sizes, hidden=hidden, output=output)
     p = net.init(jax.random.key(0), dtype=jnp.float64)
     X, T = _batch(sizes, loss, jax.random.key(1))
+    vg = layout.scalar.value_and_grad(net, grads, fn.losses.get(loss))
 
     @jax.jit
     def both(p, X, T):
         ref = jax.value_and_grad(lambda q: fn.losses.get(loss)(net.apply(q, X), T))(p)
-        v, g = layout.value_and_grad(net, layout.unstack(p), X, T, loss, grads)
+        v, g = vg(layout.unstack(p), X, T, None)
         return ref, (v, layout.restack(g))
 
     (v_ref, g_ref), (v, g) = both(p, X, T)
@@ -50,7 +57,17 @@ def test_scalar_gradients_equal_matrix_backprop_and_jax_grad(sizes, hidden, outp
     chex.assert_trees_all_close(g, g_ref, rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("grads", ["backprop", "autodiff"])
+def test_scalar_apply_equals_net_apply(getkey):
+    net = fn.MLP((3, 4, 2), hidden="tanh")
+    p = net.init(getkey(), dtype=jnp.float64)
+    X, _ = _batch((3, 4, 2), "mse", getkey())
+    a = layout.scalar.apply(net, layout.unstack(p), X)
+    assert a.shape == (5, 2)
+    np.testing.assert_allclose(a, net.apply(p, X), rtol=1e-13)
+    chex.assert_trees_all_equal(layout.matrix.apply(net, p, X), net.apply(p, X))
+
+
+@pytest.mark.parametrize("grads", GRADS)
 def test_fit_in_both_layouts_agrees_and_returns_matrix_state(grads):
     net = fn.MLP((2, 2, 1))
     X, T = fn.data.logic_gate("xor", np.float64)
@@ -101,16 +118,175 @@ def test_fit_scalar_layout_with_minibatches_and_labels():
 
 def test_choose():
     small, big = fn.MLP((2, 2, 1)), fn.MLP((64, 100, 10))
-    assert layout.choose("auto", small, "mse", 4) == "scalar"
-    assert layout.choose("auto", big, "mse", 4) == "matrix"
-    assert layout.choose("auto", small, "mse", 1000) == "matrix"
-    assert layout.choose("matrix", small, "mse", 4) == "matrix"
+    vg = fn.backprop.value_and_grad
+    assert layout.choose("auto", small, "mse", vg, 4) is layout.scalar
+    assert layout.choose("auto", big, "mse", vg, 4) is layout.matrix
+    assert layout.choose("auto", small, "mse", vg, 1000) is layout.matrix
+    assert layout.choose("matrix", small, "mse", vg, 4) is layout.matrix
+    assert layout.choose("scalar", small, "mse", vg, 1000) is layout.scalar  # asked for: granted
+    assert layout.choose(layout.matrix, small, "mse", vg, 4) is layout.matrix
+    # the bound is n_examples × n_params <= MAX_SCALAR_WORK (small has 9 parameters)
+    n = layout.MAX_SCALAR_WORK // small.n_params
+    assert layout.choose("auto", small, "mse", vg, n) is layout.scalar
+    assert layout.choose("auto", small, "mse", vg, n + 1) is layout.matrix
     custom = fn.losses.Loss("custom", fn.losses.mse.value, fn.losses.mse.grad)
-    assert layout.choose("auto", small, custom, 4) == "matrix"
-    with pytest.raises(ValueError, match="^layout: 'scalar' needs one of the built-in losses"):
-        layout.choose("scalar", small, custom, 4)
-    with pytest.raises(ValueError, match="^layout: expected one of"):
-        layout.choose("rows", small, "mse", 4)
+    assert layout.choose("auto", small, custom, vg, 4) is layout.matrix
+    assert layout.scalar.supports(small, custom, vg).startswith("needs a loss with a per-example")
+    assert layout.matrix.supports(small, custom, vg) is None
+    with pytest.raises(ValueError, match="^layout: 'scalar' needs a loss with a per-example form"):
+        layout.choose("scalar", small, custom, vg, 4)
+    with pytest.raises(ValueError, match="^layout: expected 'auto', 'matrix', 'scalar' or an"):
+        layout.choose("rows", small, "mse", vg, 4)
+
+
+def test_dropout_runs_in_the_matrix_layout_only():
+    small = fn.MLP((2, 2, 1))
+    drop = fn.backprop.dropout(0.5)
+    assert layout.choose("auto", small, "mse", drop, 4) is layout.matrix
+    assert layout.scalar.supports(small, fn.losses.mse, drop) is not None
+    X, T = fn.data.logic_gate("xor", np.float64)
+    opt = optax.sgd(0.1)
+    with pytest.raises(ValueError, match="^layout: 'scalar' runs .* without dropout"):
+        fn.train.fit(
+            small,
+            opt,
+            jax.random.key(0),
+            (X, T),
+            epochs=1,
+            batch_size=4,
+            grads=drop,
+            layout="scalar",
+        )
+
+    @jax.jit
+    def both(key):
+        return [
+            fn.train.fit(small, opt, key, (X, T), epochs=10, batch_size=2, grads=drop, layout=lay)
+            for lay in ("auto", "matrix")
+        ]
+
+    (s_a, h_a), (s_m, h_m) = both(jax.random.key(1))
+    chex.assert_trees_all_equal(s_a, s_m)  # auto ran the matrix layout: the very same numbers
+    chex.assert_trees_all_equal(h_a, h_m)
+
+
+def test_a_loss_without_per_example_form_runs_in_the_matrix_layout():
+    net = fn.MLP((2, 2, 1))
+    X, T = fn.data.logic_gate("xor", np.float64)
+    opt = optax.sgd(0.5, momentum=0.9)
+    custom = fn.losses.Loss("custom_mse", fn.losses.mse.value, fn.losses.mse.grad)
+    with pytest.raises(ValueError, match="^layout: 'scalar' needs a loss with a per-example form"):
+        fn.train.fit(
+            net,
+            opt,
+            jax.random.key(0),
+            (X, T),
+            epochs=1,
+            batch_size=4,
+            loss=custom,
+            layout="scalar",
+        )
+
+    @jax.jit
+    def runs(key):
+        kw = dict(epochs=30, batch_size=4)
+        return [
+            fn.train.fit(net, opt, key, (X, T), loss=custom, layout="auto", **kw),
+            fn.train.fit(net, opt, key, (X, T), loss="mse", layout="matrix", **kw),
+        ]
+
+    (s_c, h_c), (s_m, h_m) = runs(jax.random.key(2))
+    chex.assert_trees_all_equal(s_c, s_m)  # auto took matrix: bitwise the built-in mse's run
+    chex.assert_trees_all_equal(h_c, h_m)
+
+
+@pytest.mark.parametrize("lay", ["matrix", "scalar"])
+def test_fit_autodiff_equals_backprop_in_each_layout(lay):
+    net = fn.MLP((2, 3, 1), hidden="tanh")
+    X, T = fn.data.logic_gate("xor", np.float64)
+    opt = optax.adam(0.05)
+
+    @jax.jit
+    def both(key):
+        return [
+            fn.train.fit(net, opt, key, (X, T), epochs=30, batch_size=2, grads=g, layout=lay)
+            for g in (fn.backprop.value_and_grad, fn.backprop.autodiff)
+        ]
+
+    (s_b, h_b), (s_a, h_a) = both(jax.random.key(6))
+    chex.assert_trees_all_close(s_a, s_b, rtol=1e-10, atol=1e-12)
+    chex.assert_trees_all_close(h_a, h_b, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(h_b["loss"][0], h_b["loss"][-1])  # it did train
+
+
+# -- a third layout, built outside fnnet: the weights held transposed, W^T (n_out, n_in) ----------
+
+_USED = []  # what the custom layout was asked to do, recorded at trace time
+
+
+def _transposed(net, tree):
+    like = [{"W": 0, "b": 0} for _ in net.layer_sizes()]
+    flip = lambda p: [{"W": layer["W"].T, "b": layer["b"]} for layer in p]  # noqa: E731
+    return layout.map_params(flip, tree, like)
+
+
+def _enter(net, tree):
+    _USED.append("enter")
+    return _transposed(net, tree)
+
+
+def _leave(net, tree):
+    _USED.append("leave")
+    return _transposed(net, tree)
+
+
+def _transposed_value_and_grad(net, grads, loss):
+    matrix_vg = layout.matrix.value_and_grad(net, grads, loss)
+
+    def f(params_t, X, T, key):
+        _USED.append("value_and_grad")
+        value, g = matrix_vg(_transposed(net, params_t), X, T, key)
+        return value, _transposed(net, g)
+
+    return f
+
+
+TRANSPOSED = layout.Layout(
+    name="transposed",
+    enter=_enter,
+    leave=_leave,
+    value_and_grad=_transposed_value_and_grad,
+    apply=lambda net, params_t, X: net.apply(_transposed(net, params_t), X),
+    supports=lambda net, loss, grads: None,
+)
+
+
+def test_a_new_layout_is_a_new_value():
+    net = fn.MLP((3, 4, 2), hidden="tanh")
+    X, T = _batch((3, 4, 2), "mse", jax.random.key(7))
+    X, T = jnp.concatenate([X, X - 1.0]), jnp.concatenate([T, T])
+    opt = optax.adam(0.05)  # moment trees shaped like the parameters enter the layout too
+    record = fn.train.Record(eval_data=(X[:3], T[:3]))
+    assert layout.choose(TRANSPOSED, net, "mse") is TRANSPOSED
+    _USED.clear()
+
+    @jax.jit
+    def both(key):
+        return [
+            fn.train.fit(net, opt, key, (X, T), epochs=15, batch_size=5, record=record, layout=lay)
+            for lay in (TRANSPOSED, "matrix")
+        ]
+
+    (s_t, h_t), (s_m, h_m) = both(jax.random.key(8))
+    assert {"enter", "leave", "value_and_grad"} <= set(_USED)  # fit ran the custom layout
+    chex.assert_trees_all_equal_shapes(s_t, s_m)  # state comes back in the matrix layout
+    chex.assert_trees_all_close(s_t, s_m, rtol=1e-12, atol=1e-14)
+    chex.assert_trees_all_close(h_t, h_m, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(h_m["loss"][0], h_m["loss"][-1])
+    # a layout that refuses is refused by name
+    picky = TRANSPOSED._replace(name="picky", supports=lambda net, loss, grads: "cannot")
+    with pytest.raises(ValueError, match="^layout: 'picky' cannot"):
+        fn.train.fit(net, opt, jax.random.key(0), (X, T), epochs=1, batch_size=5, layout=picky)
 
 
 def test_history_final_equals_the_last_epoch_and_solved_is_the_first_epoch():
@@ -119,19 +295,17 @@ def test_history_final_equals_the_last_epoch_and_solved_is_the_first_epoch():
     opt = optax.sgd(0.5, momentum=0.9)
     crit = lambda a, T: jnp.all(jnp.abs(a - T) < 0.4)  # noqa: E731
     err = lambda p: {"max_error": jnp.max(jnp.abs(net.apply(p, X) - T))}  # noqa: E731
-    kw = dict(
-        epochs=600,
-        batch_size=4,
-        loss="half_sse",
-        init_scheme="uniform",
-        init_scale=0.5,
-        metrics=err,
-        solved=crit,
-    )
+    init = lambda k: net.init(k, "uniform", 0.5, dtype=jnp.float64)  # noqa: E731
+    kw = dict(epochs=600, batch_size=4, loss="half_sse", init=init)
 
     @jax.jit
     def both(key):
-        return [fn.train.fit(net, opt, key, (X, T), history=h, **kw) for h in ("epoch", "final")]
+        return [
+            fn.train.fit(
+                net, opt, key, (X, T), record=fn.train.Record(h, metrics=err, solved=crit), **kw
+            )
+            for h in ("epoch", "final")
+        ]
 
     (s_e, h_e), (s_f, h_f) = both(jax.random.key(1))
     chex.assert_trees_all_close(s_f, s_e)
@@ -146,10 +320,16 @@ def test_history_final_equals_the_last_epoch_and_solved_is_the_first_epoch():
 def test_fit_rejects_bad_layout_history_solved(getkey):
     X, T = fn.data.logic_gate("xor")
     net, opt = fn.MLP((2, 2, 1)), optax.sgd(0.1)
+    Record = fn.train.Record
     for kw, err, match in [
         ({"layout": "rows"}, ValueError, "^layout:"),
-        ({"history": "all"}, ValueError, "^history: expected one of 'epoch', 'final'"),
-        ({"solved": 0.4}, TypeError, "^solved: expected a function"),
+        ({"layout": 3}, ValueError, "^layout:"),
+        (
+            {"record": Record(history="all")},
+            ValueError,
+            "^record.history: expected one of 'epoch', 'final'",
+        ),
+        ({"record": Record(solved=0.4)}, TypeError, "^record.solved: expected a function"),
     ]:
         with pytest.raises(err, match=match):
             fn.train.fit(net, opt, getkey(), (X, T), epochs=1, batch_size=4, **kw)
@@ -164,15 +344,29 @@ def test_progress_chunks_carry_solved_and_final_history(capsys):
         epochs=450,
         batch_size=4,
         loss="half_sse",
-        init_scheme="uniform",
-        init_scale=0.5,
-        solved=crit,
-        history="final",
+        init=lambda k: net.init(k, "uniform", 0.5, dtype=jnp.float64),
+        record=fn.train.Record(history="final", solved=crit),
     )
     s1, h1 = fn.train.fit(net, opt, jax.random.key(1), (X, T), **kw)
-    s2, h2 = fn.train.fit(net, opt, jax.random.key(1), (X, T), progress=True, **kw)
+    s2, h2 = fn.train.fit_with_progress(net, opt, jax.random.key(1), (X, T), **kw)
     assert int(h1["epoch_solved"]) > 0
     assert int(h2["epoch_solved"]) == int(h1["epoch_solved"])
     chex.assert_trees_all_close(s2.params, s1.params, rtol=1e-10)
     np.testing.assert_allclose(h2["loss"], h1["loss"], rtol=1e-10)
-    assert "450/450" in capsys.readouterr().err
+    assert set(h2) == set(h1) and h2["loss"].shape == ()
+    chex.assert_trees_all_close(h2, h1, rtol=1e-10)
+    err = capsys.readouterr().err
+    assert "450/450" in err and "fit 2-2-1" in err
+
+
+def test_progress_under_jit_runs_as_fit():
+    net = fn.MLP((2, 2, 1))
+    X, T = fn.data.logic_gate("xor", np.float64)
+    opt = optax.sgd(0.5, momentum=0.9)
+    kw = dict(epochs=20, batch_size=2, loss="half_sse")
+    s1, h1 = jax.jit(lambda k: fn.train.fit_with_progress(net, opt, k, (X, T), **kw))(
+        jax.random.key(3)
+    )
+    s2, h2 = fn.train.fit(net, opt, jax.random.key(3), (X, T), **kw)
+    chex.assert_trees_all_close(s1, s2, rtol=1e-10)
+    chex.assert_trees_all_close(h1, h2, rtol=1e-10)

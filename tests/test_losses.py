@@ -65,3 +65,55 @@ def test_lookup_and_unknown_name():
         losses.get("l1")
     with pytest.raises(TypeError, match="loss"):
         losses.get(None)
+
+
+def _rows(x):
+    # a (batch, n_out) array as the per-example form takes it: per row, a list over output units
+    return [[x[n, k] for k in range(x.shape[1])] for n in range(x.shape[0])]
+
+
+@pytest.mark.parametrize("name", ["mse", "half_sse", "softmax_cross_entropy"])
+@pytest.mark.parametrize("batch", [1, 6])
+def test_per_example_form_equals_the_batch_loss(name, batch, getkey):
+    # L = weight(B) · Σ_n ℓ(a_n, t_n) and ∂L/∂a_nk = weight(B) · ∂ℓ/∂a_k(a_n, t_n)
+    loss = losses.get(name)
+    a, t = _pair(getkey(), batch=batch, n_out=4)
+    a = 3.0 * a - 1.0  # outputs and logits of both signs
+    if name == "softmax_cross_entropy":
+        t = t / jnp.sum(t, axis=1, keepdims=True)
+    w = loss.weight(batch)
+    value = w * sum(loss.example(an, tn) for an, tn in zip(_rows(a), _rows(t)))
+    np.testing.assert_allclose(value, loss.value(a, t), rtol=1e-13)
+    grad = jnp.stack([jnp.stack(loss.example_grad(an, tn)) for an, tn in zip(_rows(a), _rows(t))])
+    np.testing.assert_allclose(w * grad, loss.grad(a, t), rtol=1e-12, atol=1e-15)
+    # "arrays of any one shape": the columns of the whole batch give every example at once
+    cols = lambda x: [x[:, k] for k in range(x.shape[1])]  # noqa: E731
+    per_example = loss.example(cols(a), cols(t))
+    assert per_example.shape == (batch,)
+    np.testing.assert_allclose(w * jnp.sum(per_example), loss.value(a, t), rtol=1e-13)
+    np.testing.assert_allclose(
+        w * jnp.stack(loss.example_grad(cols(a), cols(t)), axis=1), loss.grad(a, t), rtol=1e-12
+    )
+
+
+def test_per_example_weights_are_the_batch_averaging():
+    for B in (1, 4, 100):
+        assert losses.mse.weight(B) == 1.0 / B
+        assert losses.softmax_cross_entropy.weight(B) == 1.0 / B
+        assert losses.half_sse.weight(B) == 1.0
+
+
+def test_per_example_cross_entropy_is_stable_for_large_logits():
+    z = [jnp.float32(1000.0), jnp.float32(0.0), jnp.float32(-1000.0)]
+    t = [jnp.float32(1.0), jnp.float32(0.0), jnp.float32(0.0)]
+    assert float(losses.softmax_cross_entropy.example(z, t)) == 0.0
+    np.testing.assert_allclose(losses.softmax_cross_entropy.example_grad(z, t), [0.0, 0.0, 0.0])
+
+
+def test_a_user_loss_has_no_per_example_form(getkey):
+    custom = losses.Loss("l1", lambda a, t: jnp.sum(jnp.abs(a - t)), lambda a, t: jnp.sign(a - t))
+    assert losses.get(custom) is custom
+    assert custom.example is None and custom.example_grad is None and custom.weight is None
+    assert repr(custom) == "Loss('l1')"
+    a, t = _pair(getkey())
+    np.testing.assert_allclose(custom(a, t), np.sum(np.abs(np.asarray(a) - np.asarray(t))))
