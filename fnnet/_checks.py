@@ -55,10 +55,33 @@ def finite(x, name: str):
     return x
 
 
-def inputs(x, n_in: int, name: str = "X"):
-    """``x`` as an array of shape (batch, n_in)."""
+def real(x, name: str):
+    """``x`` as an array of real numbers (floating or integer): refuses None, str, bool, complex
+    and object data, which NumPy and JAX would otherwise convert or truncate without a word. A
+    list or number becomes a jax array."""
+    if x is None:
+        raise TypeError(f"{name}: expected an array of real numbers, got None")
+    given = x
     if not isinstance(x, (jax.Array, np.ndarray)):
-        x = jnp.asarray(x)
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"{name}: expected an array of real numbers, got {type(given).__name__} ({e})"
+            ) from None
+    is_key = jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+    if is_key or not (
+        jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)
+    ):
+        raise TypeError(
+            f"{name}: expected an array of real numbers (floating or integer), got dtype {x.dtype}"
+        )
+    return x if x is given else jnp.asarray(x)
+
+
+def inputs(x, n_in: int, name: str = "X"):
+    """``x`` as an array of real numbers of shape (batch, n_in)."""
+    x = real(x, name)
     if x.ndim != 2 or x.shape[1] != n_in:
         raise ValueError(
             f"{name}: expected shape (batch, {n_in}) for a network with {n_in} inputs, "
@@ -71,8 +94,7 @@ def inputs(x, n_in: int, name: str = "X"):
 
 def targets(t, batch: int, n_out: int, *, labels_allowed: bool, name: str = "T"):
     """``t`` as (batch, n_out) targets, or (batch,) integer labels in [0, n_out) where allowed."""
-    if not isinstance(t, (jax.Array, np.ndarray)):
-        t = jnp.asarray(t)
+    t = real(t, name)
     if labels_allowed and jnp.issubdtype(t.dtype, jnp.integer):
         if t.shape != (batch,):
             raise ValueError(

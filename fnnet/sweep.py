@@ -1,5 +1,5 @@
-"""Many training runs as one compiled program: every seed times every hyperparameter point, by
-``jax.vmap`` over seeds, in chunks spread over all devices, resumable from a folder of chunks.
+"""Many training runs as one compiled program: ``train_one`` for every seed and every grid point,
+``jax.vmap``-ped over seeds, in chunks spread over all devices, resumable from a folder.
 
 The lecture's claims about training ("a 2-2-1 network learns XOR") are claims about a distribution
 over random initialisations; a sweep measures that distribution with as many seeds as it takes.
@@ -12,49 +12,42 @@ What ``run`` computes, for seeds i = 0 .. n_seeds - 1 and grid indices g_1 .. g_
 
 Seed i's key depends on ``(key, i)`` only: not on the chunk size, the device count, the process
 count or the grid point. Every grid point thus trains seed i from the same key (common random
-numbers): cells differ only by their hyperparameters, so a difference between two cells is not
-initialisation noise.
+numbers), so a difference between two cells is not initialisation noise.
 
-Units of work are (grid point, chunk of ``chunk_size`` seeds). Each is one call of one jit-compiled,
-vmapped program, compiled once per sweep (the last chunk is padded with seeds past ``n_seeds``
-whose results are dropped, so it needs no second program; grid values are traced arguments, so
-a new grid point needs none either). The seed axis of a chunk is sharded over the local devices
-(``Mesh(jax.local_devices(), ("seeds",))``, ``NamedSharding(mesh, PartitionSpec("seeds"))``)
-and jit propagates that sharding through the program.
+The folder. With ``out=DIR``, ``DIR/settings.json`` says what identifies the sweep: its ``name``, a
+fingerprint of the program ``train_one`` computes for one seed, ``n_seeds``, ``chunk_size``, the
+grid's names, dtypes and values, the key, every result leaf's path, dtype and shape, the format
+and the fnnet version (and, for the reader only, the JAX version).
+``DIR/chunks/p{point}-c{chunk}.npz`` holds one finished unit (``point`` the grid point's flat
+index in C order, ``chunk`` the chunk's index), written atomically; it names its sweep (a digest
+of the settings) and its unit and carries a sha256 checksum of its arrays.
 
-Reproducibility. The same sweep on the same machine (same chunk size, same device count) gives
-bitwise the same numbers on a deterministic backend (XLA on CPU; on GPU set
+Resuming. A rerun with the same settings loads every chunk that verifies and computes the rest
+(``Results.computed``); a chunk that does not verify is reported by a :class:`DamagedChunkWarning`
+that names its path and the reason, and is computed again. A rerun with other settings (an edited
+``train_one`` included) raises a ``ValueError`` that names each difference, and so does a folder
+whose chunks have no readable settings; use another folder, or :func:`clear` to start afresh.
+Settings are created exclusively: of two runs with different settings started together on one
+folder, the later one gets that error. A folder that cannot be written is refused before any
+training when anything is left to compute. :func:`status` reports a folder's verified progress.
+
+Several hosts. Start every process with ``jax.distributed.initialize()`` (on a cluster that JAX
+detects, such as SLURM or Cloud TPU, it needs no arguments; else give ``coordinator_address``,
+``num_processes`` and ``process_id``), then call ``run`` with the same arguments and an ``out`` on
+a filesystem that all of them share. Unit u = point * n_chunks + chunk goes to process
+u % ``jax.process_count()``; after a barrier every process loads the whole sweep from ``out``.
+
+How. Each unit (grid point, chunk of ``chunk_size`` seeds) is one call of one jit-compiled, vmapped
+program, compiled once per sweep: the last chunk is padded with seeds past ``n_seeds`` whose
+results are dropped, and grid values are traced arguments. A chunk's seed axis is sharded over the
+local devices (``NamedSharding(Mesh(jax.local_devices(), ("seeds",)), PartitionSpec("seeds"))``).
+
+Reproducibility. Reruns of one sweep on one machine (same chunk size, same device count) are
+bitwise equal on a deterministic backend (XLA on CPU; on GPU set
 ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``), so a resumed sweep equals an uninterrupted one.
 Across chunk sizes and device counts, results agree to float rounding but are not promised
-bitwise: XLA compiles the vmapped program for the number of seeds per device, its code depends
-on that number (how loops are vectorised, or a batch of one), and that can change the last bit
-of a reduction or a matmul, which training then amplifies. Measured on CPU (jaxlib 0.10.2), 24
-seeds of a 2-2-1 MLP trained 50 epochs on XOR by :func:`fnnet.train.fit` with learning rates up to 5: with
-fit's default layout, bitwise equal for every chunk size from 1 to 32 on one device and from 4 to
-128 on four; with ``layout="matrix"`` and minibatches of 2, several chunk sizes changed the final
-loss by one float32 ulp, and one seed per device changed weights by up to 2e-3 (chaotic
-training at that learning rate). Compare such runs with a tolerance; reruns of one sweep on one
-machine are bitwise equal.
-
-Resuming. With ``out=DIR``, every finished chunk is written atomically (a temporary file, then
-``os.replace``) to ``DIR/chunks/p{point}-c{chunk}.npz`` (``point`` the grid point's flat index in
-C order, ``chunk`` the chunk's index), next to ``DIR/settings.json``: ``name``, ``n_seeds``,
-``chunk_size``, the grid's names, dtypes and values, the key's implementation and data, every
-result leaf's path, dtype and shape, and the fnnet version. A rerun with the same settings loads
-the finished chunks and computes only the rest (``Results.computed`` lists what it computed);
-a rerun with other settings raises a ``ValueError`` that names each difference. A process killed
-mid-chunk loses only the chunks it had not yet written. :func:`status` reports a folder's
-progress.
-
-Several hosts. Start every process with ``jax.distributed.initialize()`` (on a cluster that
-JAX detects, such as SLURM or Cloud TPU, it needs no arguments; else give ``coordinator_address``,
-``num_processes`` and ``process_id``), then call ``run`` with the same arguments and an ``out``
-on a filesystem that all of them share. Units are numbered u = point * n_chunks + chunk; process
-p = ``jax.process_index()`` of P = ``jax.process_count()`` computes the units with u % P == p on
-its local devices and writes them to ``out``; after a barrier
-(``jax.experimental.multihost_utils.sync_global_devices``) every process loads the whole sweep
-from ``out`` and returns it. With one process all of this reduces to computing every unit. (The
-tests run two CPU processes on one machine this way.)
+bitwise: XLA compiles the program for the number of seeds per device, which can change the last
+bit of a reduction or a matmul, and training can amplify it. Compare such runs with a tolerance.
 
 >>> import jax, jax.numpy as jnp, numpy as np
 >>> def train_one(key, scale):
@@ -68,31 +61,59 @@ tests run two CPU processes on one machine this way.)
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import inspect
 import itertools
 import json
 import math
 import os
+import re
+import secrets
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from fnnet import _checks
+from fnnet import _atomic, _checks
+from fnnet._version import __version__
 
-__all__ = ["Results", "Status", "run", "seed_key", "status", "default_chunk_size", "CHUNK_SEEDS"]
+__all__ = [
+    "CHUNK_SEEDS",
+    "DamagedChunkWarning",
+    "Results",
+    "Status",
+    "clear",
+    "default_chunk_size",
+    "run",
+    "seed_key",
+    "status",
+]
 
 CHUNK_SEEDS = 4096
 """The default chunk: at most this many seeds per compiled call (rounded up to the device count)."""
 
-_FORMAT = 1
+_FORMAT = 2
 _SETTINGS = "settings.json"
 _CHUNKS = "chunks"
+_INFORMATIONAL = ("jax",)  # stored for the reader; not part of what identifies a sweep
+# a folder's own files, which clear removes: settings, chunks and temporary files of their writers
+_OWN_FILES = re.compile(r"settings\.json|\.+settings\.json.*\.(fnnet-)?tmp")
+_OWN_CHUNKS = re.compile(r"p\d+-c\d+\.npz|\.+p\d+-c\d+\.npz.*\.(fnnet-)?tmp")
+_CHUNK_FILE = re.compile(r"p\d+-c\d+\.npz")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-FX]+")
+
+
+class DamagedChunkWarning(UserWarning):
+    """A chunk of a sweep folder did not verify; the message names its path and the reason. The
+    sweep computes that chunk again instead of loading it."""
 
 
 class Results(NamedTuple):
@@ -103,7 +124,7 @@ class Results(NamedTuple):
         ``(len(grid[name_1]), ..., len(grid[name_k]), n_seeds, *leaf_shape)``
         (``(n_seeds, *leaf_shape)`` without a grid).
       diverged: bool NumPy array ``(len(grid[name_1]), ..., n_seeds)``: True where any floating
-        leaf of that seed's result holds a NaN or an infinity.
+        (or complex) leaf of that seed's result holds a NaN or an infinity.
       grid: the grid as NumPy arrays, in the order of the leading axes (``{}`` without a grid).
       n_seeds: the number of seeds.
       computed: the units this call (this process, with several) computed; the rest were loaded
@@ -119,12 +140,17 @@ class Results(NamedTuple):
 
 
 class Status(NamedTuple):
-    """A sweep folder's progress (:func:`status`): its settings and its finished and missing units,
-    each ``(grid_index, chunk)``."""
+    """A sweep folder's progress (:func:`status`), every chunk verified: its settings; the units
+    ``(grid_index, chunk)`` finished; those missing, which a rerun computes (absent or damaged);
+    and the damaged ones as ``(unit, path, reason)``."""
 
     settings: dict
     finished: tuple
     missing: tuple
+    damaged: tuple
+
+
+# --- arguments ------------------------------------------------------------------------------
 
 
 def _as_key(key, name: str = "key"):
@@ -169,6 +195,11 @@ def default_chunk_size(n_seeds: int, n_devices: int) -> int:
 
 
 def _check_grid(grid) -> dict:
+    """``grid`` as a dict name -> non-empty 1-D NumPy array of finite numbers (``{}`` for None).
+
+    Names must be Python identifiers, since they reach ``train_one`` as keyword arguments; values
+    must be bool, integer or floating, since they reach it as traced 0-d arrays.
+    """
     if grid is None:
         return {}
     if not isinstance(grid, dict):
@@ -211,6 +242,10 @@ _PASS_BY_NAME = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYW
 
 
 def _check_train_one(train_one, names) -> None:
+    """Checks that ``train_one`` is a function ``train_one(key, **hparams)`` whose keyword
+    arguments are exactly covered by the grid's ``names`` (those with defaults may be left out;
+    ``**kwargs`` takes any). Builtins, whose signature Python cannot read, pass unchecked.
+    """
     if not callable(train_one):
         raise TypeError(
             f"train_one: expected a function train_one(key, **hparams) -> results, got "
@@ -263,8 +298,96 @@ def _default_name(train_one) -> str:
     return f"{module}.{qualname}"
 
 
-def _mesh() -> Mesh:
-    return Mesh(np.array(jax.local_devices()), ("seeds",))
+def _check_out(out, n_processes: int) -> str | None:
+    """``out`` as a path string, or None; several processes need a folder that they share."""
+    if out is None:
+        if n_processes > 1:
+            raise ValueError(
+                f"out: a sweep over {n_processes} processes needs a folder that all of them "
+                "share, got None"
+            )
+        return None
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out: expected a folder path (str or os.PathLike), got {out!r}")
+    out = os.fspath(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out: expected a folder, got the file {out!r}")
+    return out
+
+
+# --- the plan: units, chunks, seeds, this process's share -----------------------------------
+
+
+class _Plan(NamedTuple):
+    """Which seeds and hyperparameters each unit of a sweep covers.
+
+    Unit ``(g, c)`` trains seeds ``span(c) = (lo, hi)`` of chunk c at grid point g (a tuple of
+    indices into the grid, flat index ``point(g)`` in C order); its program runs ``seeds(c)``,
+    ``chunk_size`` seed indices from ``lo``, the last chunk padded past ``n_seeds``.
+    """
+
+    grid: dict
+    n_seeds: int
+    chunk_size: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.grid.values())
+
+    @property
+    def n_chunks(self) -> int:
+        return math.ceil(self.n_seeds / self.chunk_size)
+
+    def units(self) -> list[tuple[tuple[int, ...], int]]:
+        grid_points = itertools.product(*map(range, self.shape))
+        return [(g, c) for g in grid_points for c in range(self.n_chunks)]
+
+    def point(self, g) -> int:
+        return int(np.ravel_multi_index(g, self.shape)) if g else 0
+
+    def span(self, c: int) -> tuple[int, int]:
+        return c * self.chunk_size, min((c + 1) * self.chunk_size, self.n_seeds)
+
+    def seeds(self, c: int) -> np.ndarray:
+        return np.arange(c * self.chunk_size, (c + 1) * self.chunk_size, dtype=np.uint32)
+
+    def hparams(self, g) -> dict:
+        return {name: np.asarray(v[i]) for (name, v), i in zip(self.grid.items(), g)}
+
+    def rows(self, units) -> int:
+        """The number of seeds that ``units`` cover together."""
+        return sum(hi - lo for lo, hi in (self.span(c) for _, c in units))
+
+    def share(self, process: int, n_processes: int) -> tuple[list, list]:
+        """This process's units (unit number u goes to process u % n_processes) and the others."""
+        units = self.units()
+        mine = [u for n, u in enumerate(units) if n % n_processes == process]
+        return mine, [u for n, u in enumerate(units) if n % n_processes != process]
+
+
+def _plan(grid: dict, n_seeds: int, chunk_size, stored: dict | None, n_devices: int) -> _Plan:
+    """The plan of a run: ``chunk_size`` as given, else the one stored in ``out``, else the
+    default; either way a multiple of the local device count."""
+    if chunk_size is None:
+        reuse = stored is not None and stored["chunk_size"] % n_devices == 0
+        chunk_size = stored["chunk_size"] if reuse else default_chunk_size(n_seeds, n_devices)
+    else:
+        chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
+        if chunk_size % n_devices:
+            raise ValueError(
+                f"chunk_size: expected a multiple of the {n_devices} local devices (each gets "
+                f"the same number of seeds), got {chunk_size}"
+            )
+    return _Plan(grid, n_seeds, chunk_size)
+
+
+def _plan_of(settings: dict) -> _Plan:
+    """The plan that a folder's settings describe."""
+    grid = {g["name"]: np.asarray(g["values"], g["dtype"]) for g in settings["grid"]}
+    return _Plan(grid, settings["n_seeds"], settings["chunk_size"])
+
+
+# --- the program: one chunk of seeds at one grid point ----------------------------------------
 
 
 def _nonfinite(x):
@@ -292,39 +415,111 @@ def _chunk_program(key, seeds, hparams, *, train_one):
 _chunk_jit = jax.jit(_chunk_program, static_argnames=("train_one",))
 
 
-def _program(train_one) -> tuple[Callable, dict]:
-    """The jitted chunk program and its static keyword arguments."""
+class _Program(NamedTuple):
+    """The compiled chunk program ``call(key, seeds, hparams) -> (tree, diverged)``, with the
+    structure of its results: ``leaves`` (chunk_size, *shape) and their description for the
+    settings (``results``)."""
+
+    call: Callable
+    sharding: NamedSharding
+    treedef: Any
+    leaves: list
+    results: list
+
+
+def _compile(train_one, key, plan: _Plan) -> _Program:
+    """The jitted chunk program for ``train_one``, the sharding of its seeds over the local
+    devices, and its results' structure, from one trace (jit's cache reuses it for the calls);
+    results must be numeric arrays."""
     try:
         hash(train_one)
+        call = functools.partial(_chunk_jit, train_one=train_one)
     except TypeError:  # an unhashable callable cannot be static: one jit for this sweep
-        return jax.jit(functools.partial(_chunk_program, train_one=train_one)), {}
-    return _chunk_jit, {"train_one": train_one}
-
-
-def _describe_results(out_info) -> list:
-    leaves = jax.tree_util.tree_leaves_with_path(out_info)
-    return [
+        call = jax.jit(functools.partial(_chunk_program, train_one=train_one))
+    sharding = NamedSharding(
+        Mesh(np.array(jax.local_devices()), ("seeds",)), PartitionSpec("seeds")
+    )
+    seeds = jax.device_put(plan.seeds(0), sharding)
+    out_info, _ = jax.eval_shape(call, key, seeds, plan.hparams((0,) * len(plan.grid)))
+    described = jax.tree_util.tree_leaves_with_path(out_info)
+    for p, s in described:
+        if not (s.dtype == bool or jnp.issubdtype(s.dtype, jnp.number)):
+            raise TypeError(
+                f"train_one: expected results that are numeric arrays, got leaf "
+                f"{jax.tree_util.keystr(p) or '(root)'} of dtype {s.dtype}"
+            )
+    results = [
         {"path": jax.tree_util.keystr(p), "dtype": str(s.dtype), "shape": list(s.shape[1:])}
-        for p, s in leaves
+        for p, s in described
     ]
+    treedef, leaves = jax.tree.structure(out_info), jax.tree.leaves(out_info)
+    return _Program(call, sharding, treedef, leaves, results)
 
 
-def _settings(name, n_seeds, chunk_size, grid, key, out_info) -> dict:
-    import fnnet
+def _consts(jaxpr) -> Iterator:
+    """The constants of a (closed) jaxpr and of every jaxpr nested in its equations' parameters
+    (a ``jax.jit`` inside ``train_one`` keeps what it closes over in its own jaxpr)."""
+    if isinstance(jaxpr, jex.core.ClosedJaxpr):
+        yield from jaxpr.consts
+        jaxpr = jaxpr.jaxpr
+    for eqn in jaxpr.eqns:
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                if isinstance(sub, (jex.core.ClosedJaxpr, jex.core.Jaxpr)):
+                    yield from _consts(sub)
 
+
+def _fingerprint(train_one, key, hparams: dict) -> str:
+    """The sha256 digest of what ``train_one`` computes for one seed: the text of its jaxpr for
+    ``(key, hparams)``, and the dtype, shape and bytes of every constant it closes over.
+
+    The text has the memory addresses that some parameters print removed (a callback's
+    ``<function f at 0x7f...>``), since they differ between processes. Argument values are
+    traced, so the digest depends on ``train_one`` and the arguments' dtypes only: an edit that
+    changes the computation (a loop length, a closed-over array, a formula) changes it, one that
+    does not (a comment, a name) keeps it. Python callbacks count by name only, and the text is
+    the program as this JAX version writes it.
+    """
+    closed = jax.make_jaxpr(lambda k, hp: train_one(k, **hp))(key, hparams)
+    digest = hashlib.sha256(_ADDRESS.sub("", str(closed.jaxpr)).encode())
+    for const in _consts(closed):
+        if isinstance(const, jax.Array) and jax.dtypes.issubdtype(const.dtype, jax.dtypes.prng_key):
+            const = jax.random.key_data(const)
+        a = np.asarray(const)
+        digest.update(f"{a.dtype} {a.shape}\n".encode())
+        is_object = a.dtype == object
+        digest.update(_ADDRESS.sub("", repr(a)).encode() if is_object else a.tobytes())
+    return digest.hexdigest()
+
+
+# --- settings: what identifies a sweep --------------------------------------------------------
+
+
+def _settings(name: str, fingerprint: str, plan: _Plan, key, program: _Program) -> dict:
+    """What identifies a sweep (all but the JAX version, which is for the reader only)."""
     return {
         "format": _FORMAT,
         "name": name,
-        "n_seeds": n_seeds,
-        "chunk_size": chunk_size,
-        "grid": [{"name": k, "dtype": str(v.dtype), "values": v.tolist()} for k, v in grid.items()],
+        "program": fingerprint,
+        "n_seeds": plan.n_seeds,
+        "chunk_size": plan.chunk_size,
+        "grid": [
+            {"name": k, "dtype": str(v.dtype), "values": v.tolist()} for k, v in plan.grid.items()
+        ],
         "key": {
             "impl": str(jax.random.key_impl(key)),
             "data": np.asarray(jax.random.key_data(key)).tolist(),
         },
-        "results": _describe_results(out_info),
-        "fnnet": fnnet.__version__,
+        "results": program.results,
+        "fnnet": __version__,
+        "jax": jax.__version__,
     }
+
+
+def _digest(settings: dict) -> str:
+    """The sweep's identity, which every chunk names: a sha256 digest of its settings."""
+    identity = {k: v for k, v in settings.items() if k not in _INFORMATIONAL}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 def _short(value, limit: int = 120) -> str:
@@ -333,70 +528,371 @@ def _short(value, limit: int = 120) -> str:
 
 
 def _differences(stored: dict, given: dict) -> list[str]:
-    return [
-        f"{k}: stored {_short(stored.get(k))}, given {_short(given.get(k))}"
-        for k in dict.fromkeys([*given, *stored])
-        if stored.get(k) != given.get(k)
-    ]
+    """One line per setting that differs; an edited ``train_one`` is named as such."""
+
+    def line(k):
+        text = f"{k}: stored {_short(stored.get(k))}, given {_short(given.get(k))}"
+        if k != "program":
+            return text
+        jax_note = (
+            ""
+            if stored.get("jax") == given["jax"]
+            else f"; stored under jax {stored.get('jax')}, which may write one program otherwise"
+        )
+        return (
+            f"train_one computes something other than the stored sweep (the fingerprint of its "
+            f"program differs, {text}{jax_note})"
+        )
+
+    if stored.get("format") != given["format"]:
+        return [f"{line('format')} (stored by fnnet {stored.get('fnnet')})"]
+    keys = dict.fromkeys([*given, *stored])
+    return [line(k) for k in keys if k not in _INFORMATIONAL and stored.get(k) != given.get(k)]
+
+
+def _settings_problem(s) -> str | None:
+    """Why ``s``, parsed from a settings file, is not a sweep's settings; None where it is."""
+    if not isinstance(s, dict):
+        return f"expected a JSON object, got {type(s).__name__}"
+    types = dict(format=int, name=str, n_seeds=int, chunk_size=int, grid=list, results=list)
+    for k, t in types.items():
+        if not isinstance(s.get(k), t) or isinstance(s.get(k), bool):
+            return f"{k}: expected {t.__name__}, got {_short(s.get(k))}"
+    if s["n_seeds"] < 1 or s["chunk_size"] < 1:
+        return f"expected n_seeds and chunk_size >= 1, got {s['n_seeds']} and {s['chunk_size']}"
+    try:
+        _plan_of(s)
+        for r in s["results"]:  # an empty array of each: raises where they describe none
+            np.empty((0, *map(int, r["shape"])), jnp.dtype(r["dtype"]))
+    except (KeyError, TypeError, ValueError) as e:
+        return f"grid or results do not describe arrays ({type(e).__name__}: {e})"
+    return None
+
+
+# --- the store: a sweep folder, every chunk verified ------------------------------------------
+
+
+def _checksum(arrays: dict) -> str:
+    """sha256 of a chunk's arrays but its checksum: their names, dtypes, shapes and bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name != "checksum":
+            a = np.ascontiguousarray(arrays[name])
+            digest.update(f"{name} {a.dtype} {a.shape}\n".encode())
+            digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def _verify(arrays: dict, sweep: str, unit: list[int], rows: int, results: list) -> tuple | str:
+    """A chunk's ``(leaves, diverged)`` where its ``arrays`` verify, else the reason they do not.
+
+    They verify where they are unit ``[point, chunk]`` of sweep ``sweep`` (the settings' digest),
+    hold one leaf per entry of the settings' ``results`` of that dtype and shape (``rows`` seeds
+    first), a bool ``diverged`` of shape ``(rows,)``, and a checksum that matches.
+    """
+    names = [f"leaf_{j}" for j in range(len(results))]
+    want = {*names, "diverged", "sweep", "unit", "checksum"}
+    if set(arrays) != want:
+        return f"it holds arrays {sorted(arrays)}, expected {sorted(want)}"
+    if str(arrays["sweep"]) != sweep:
+        return f"it belongs to another sweep ({str(arrays['sweep'])[:16]}, not {sweep[:16]})"
+    if arrays["unit"].tolist() != unit:
+        return f"it holds unit {arrays['unit'].tolist()}, expected {unit}"
+    expected = [(r["dtype"], (rows, *r["shape"])) for r in results] + [("bool", (rows,))]
+    for name, (dtype, shape) in zip([*names, "diverged"], expected):
+        a = arrays[name]
+        if a.dtype.kind == "V" and a.dtype.itemsize == jnp.dtype(dtype).itemsize:
+            a = arrays[name] = a.view(jnp.dtype(dtype))  # np.save writes bfloat16 as void
+        if str(a.dtype) != dtype or a.shape != shape:
+            return f"{name} has dtype {a.dtype} and shape {a.shape}, expected {dtype} {shape}"
+    if str(arrays["checksum"]) != _checksum(arrays):
+        return "its checksum does not match its arrays (they changed after it was written)"
+    return [arrays[n] for n in names], arrays["diverged"]
+
+
+class _Store(NamedTuple):
+    """A sweep folder: ``folder/settings.json`` (``settings``, identified by ``digest``) and
+    ``folder/chunks/p{point}-c{chunk}.npz``, each chunk written atomically and read verified."""
+
+    folder: str
+    settings: dict
+    digest: str
+
+    def path(self, point: int, chunk: int) -> str:
+        return os.path.join(self.folder, _CHUNKS, f"p{point}-c{chunk}.npz")
+
+    def read(self, point: int, chunk: int, rows: int) -> tuple | str | None:
+        """Chunk ``(point, chunk)`` of ``rows`` seeds as ``(leaves, diverged)``; None where it
+        does not exist; the reason where it does not verify (unreadable, other arrays, dtypes or
+        shapes, another sweep's or unit's, a checksum that does not match)."""
+        path = self.path(point, chunk)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, "rb") as file:  # closed here also where np.load fails
+                data = np.load(file, allow_pickle=False)
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    return "it holds a single array, not an .npz archive"
+                with data:
+                    arrays = {name: data[name] for name in data.files}
+        except Exception as e:  # a damaged file can fail in many ways; each means "recompute"
+            return f"it cannot be read as an .npz archive ({type(e).__name__}: {e})"
+        return _verify(arrays, self.digest, [point, chunk], rows, self.settings["results"])
+
+    def write(self, point: int, chunk: int, leaves: list, diverged: np.ndarray) -> None:
+        arrays = {f"leaf_{j}": x for j, x in enumerate(leaves)}
+        arrays.update(diverged=diverged, sweep=np.array(self.digest), unit=np.array([point, chunk]))
+        arrays["checksum"] = np.array(_checksum(arrays))
+        _atomic.write(self.path(point, chunk), lambda f: np.savez(f, **arrays))
+
+
+def _fresh_start(out: str) -> str:
+    return f"use another folder, or call fnnet.sweep.clear({out!r}) to start afresh"
 
 
 def _read_settings(out: str) -> dict | None:
+    """The settings stored in folder ``out``; None where it holds none and no chunks (a new
+    sweep). Chunks with no settings, and settings that do not parse or are not a sweep's, raise a
+    ValueError: nothing says which sweep those chunks belong to."""
+    chunks = os.path.join(out, _CHUNKS)
+    names = os.listdir(chunks) if os.path.isdir(chunks) else []
+    n_chunks = sum(_CHUNK_FILE.fullmatch(n) is not None for n in names)
     path = os.path.join(out, _SETTINGS)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"out: {path!r} is not a sweep settings file ({e})") from e
-
-
-def _write_atomic(path: str, write) -> None:
-    """``write(file)`` into a temporary file beside ``path``, then a rename: no half files."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a shared sweep from its readers
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with open(path, "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        if n_chunks:
+            raise ValueError(
+                f"out: {out!r} holds {n_chunks} chunks but no {_SETTINGS}, so nothing says "
+                f"which sweep they belong to; {_fresh_start(out)}"
+            ) from None
+        return None
+    try:
+        settings = json.loads(text)
+        why = _settings_problem(settings)
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        why = f"it does not parse as JSON: {e}"
+    if why is not None:
+        raise ValueError(f"out: {path!r} is not a sweep's settings ({why}); {_fresh_start(out)}")
+    return settings
 
 
-def _chunk_path(out: str, point: int, chunk: int) -> str:
-    return os.path.join(out, _CHUNKS, f"p{point}-c{chunk}.npz")
+def _require_writable(out: str, n_left: int) -> None:
+    """Raises a PermissionError naming ``out`` unless this process can create a file in its
+    chunks folder (tried for real: root may write where permissions say no, and a read-only
+    filesystem refuses everyone)."""
+    try:
+        os.makedirs(os.path.join(out, _CHUNKS), exist_ok=True)
+        with tempfile.TemporaryFile(dir=os.path.join(out, _CHUNKS)):
+            pass
+    except OSError as e:
+        raise PermissionError(
+            f"out: expected a folder this process can write, since {n_left} unit(s) of the sweep "
+            f"are left to compute, got {out!r} ({e.strerror or e}); make it writable or give "
+            "another folder"
+        ) from e
 
 
-def _units(grid_shape, n_chunks):
-    return [(g, c) for g in itertools.product(*map(range, grid_shape)) for c in range(n_chunks)]
+def _create_settings(out: str, settings: dict) -> dict:
+    """Writes ``settings`` to ``out`` unless another process was first; returns the settings the
+    folder holds then. Exclusive: the file is written whole under a temporary name and linked to
+    ``settings.json``, which fails where that exists already."""
+    text = json.dumps(settings, indent=2).encode()
+    path = os.path.join(out, _SETTINGS)
+    tmp = f".{_SETTINGS}.{_atomic._host()}.{os.getpid()}.{secrets.token_hex(4)}{_atomic.SUFFIX}"
+    tmp = os.path.join(out, tmp)
+    _atomic.write(tmp, lambda f: f.write(text))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return _read_settings(out) or {}
+    except OSError:  # a filesystem without hard links: exclusive creation, written in place
+        with contextlib.suppress(FileExistsError), open(path, "xb") as f:
+            f.write(text)
+        return _read_settings(out) or {}
+    finally:
+        os.unlink(tmp)
+    return json.loads(text)
 
 
-def _n_chunks(settings: dict) -> int:
-    return math.ceil(settings["n_seeds"] / settings["chunk_size"])
+def _open_store(out: str, settings: dict, stored: dict | None, n_units: int) -> _Store:
+    """The store of ``out`` for a run with ``settings``: created where ``stored`` is None,
+    else checked to hold the same settings; temporary files of killed writers are removed."""
+    if stored is None:
+        _require_writable(out, n_units)
+        stored = _create_settings(out, settings)
+    diff = _differences(stored, settings)
+    if diff:
+        raise ValueError(
+            f"out: {out!r} holds a sweep with other settings; give the same settings, "
+            f"{_fresh_start(out)}. Differences: {'; '.join(diff)}"
+        )
+    for folder in (out, os.path.join(out, _CHUNKS)):
+        _atomic.remove_leftovers(folder)
+    return _Store(out, stored, _digest(stored))
 
 
 def status(out: str | os.PathLike) -> Status:
-    """The progress of the sweep in folder ``out``: its settings, finished and missing units.
+    """The progress of the sweep in folder ``out``: its settings and its finished, missing and
+    damaged units, every chunk verified as :func:`run` would before loading it.
 
     Raises:
-      ValueError: when ``out`` holds no sweep settings.
+      ValueError: when ``out`` holds no sweep settings, settings that are not a sweep's, or those
+        of another format.
     """
-    out = os.fspath(out)
-    settings = _read_settings(out)
+    out = _check_out(out, 1)
+    settings = None if out is None or not os.path.isdir(out) else _read_settings(out)
     if settings is None:
         raise ValueError(f"out: expected a sweep folder with {_SETTINGS}, got {out!r}")
-    grid_shape = tuple(len(g["values"]) for g in settings["grid"])
-    finished, missing = [], []
-    for g, c in _units(grid_shape, _n_chunks(settings)):
-        point = int(np.ravel_multi_index(g, grid_shape)) if g else 0
-        done = os.path.exists(_chunk_path(out, point, c))
-        (finished if done else missing).append((g, c))
-    return Status(settings, tuple(finished), tuple(missing))
+    if settings["format"] != _FORMAT:
+        raise ValueError(
+            f"out: expected a sweep of format {_FORMAT}, got format {settings['format']} (fnnet "
+            f"{settings.get('fnnet')}) in {out!r}; {_fresh_start(out)}"
+        )
+    store, plan = _Store(out, settings, _digest(settings)), _plan_of(settings)
+    finished, missing, damaged = [], [], []
+    for g, c in plan.units():
+        lo, hi = plan.span(c)
+        found = store.read(plan.point(g), c, hi - lo)
+        (finished if isinstance(found, tuple) else missing).append((g, c))
+        if isinstance(found, str):
+            damaged.append(((g, c), store.path(plan.point(g), c), found))
+    return Status(settings, tuple(finished), tuple(missing), tuple(damaged))
+
+
+def clear(out: str | os.PathLike) -> tuple[str, ...]:
+    """Removes the sweep in folder ``out`` so that the next :func:`run` starts afresh: its
+    ``settings.json``, its ``chunks/p{point}-c{chunk}.npz`` and temporary files that killed
+    writers left. Other files stay, and so does the folder. Returns the removed paths (none where
+    ``out`` does not exist).
+
+    Raises:
+      ValueError: when ``out`` is a file, or a folder that holds neither a ``chunks`` folder nor
+        a sweep's ``settings.json``.
+    """
+    out = _check_out(out, 1)
+    if out is None or not os.path.exists(out):
+        return ()
+    chunks = os.path.join(out, _CHUNKS)
+    if not os.path.isdir(chunks):
+        try:
+            why = None if _read_settings(out) else f"it holds neither {_CHUNKS}/ nor {_SETTINGS}"
+        except ValueError as e:
+            why = str(e)
+        if why is not None:
+            raise ValueError(
+                f"out: expected a sweep folder (with a {_CHUNKS} folder or a sweep's "
+                f"{_SETTINGS}), got {out!r}, and clear removes only a sweep's own files: {why}"
+            )
+    removed = []
+    for folder, own in ((out, _OWN_FILES), (chunks, _OWN_CHUNKS)):
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        for name in filter(own.fullmatch, names):
+            os.unlink(os.path.join(folder, name))
+            removed.append(os.path.join(folder, name))
+    with contextlib.suppress(OSError):
+        os.rmdir(chunks)  # where it is empty now
+    return tuple(removed)
+
+
+# --- run: check, plan, compute or load, gather ------------------------------------------------
+
+
+class _Gather(NamedTuple):
+    """The whole sweep's results, filled chunk by chunk: ``values`` (one array per leaf,
+    ``(*grid_shape, n_seeds, *leaf_shape)``) and ``diverged`` ``(*grid_shape, n_seeds)``."""
+
+    values: list
+    diverged: np.ndarray
+
+    @classmethod
+    def empty(cls, plan: _Plan, program: _Program) -> _Gather:
+        values = [
+            np.empty((*plan.shape, plan.n_seeds, *s.shape[1:]), s.dtype) for s in program.leaves
+        ]
+        return cls(values, np.zeros((*plan.shape, plan.n_seeds), bool))
+
+    def place(self, g, span: tuple[int, int], leaves, diverged) -> None:
+        rows = (*g, slice(*span))
+        for dst, src in zip(self.values, leaves):
+            dst[rows] = src
+        self.diverged[rows] = diverged
+
+
+def _load(store: _Store | None, plan: _Plan, gather: _Gather, unit) -> bool | str | None:
+    """Places unit ``(g, c)`` from ``store`` into ``gather``: True where it did; else None where
+    the chunk is not there, and the reason where it is there but does not verify."""
+    if store is None:
+        return None
+    (g, c), span = unit, plan.span(unit[1])
+    found = store.read(plan.point(g), c, span[1] - span[0])
+    if not isinstance(found, tuple):
+        return found
+    gather.place(g, span, *found)
+    return True
+
+
+def _load_mine(store: _Store | None, plan: _Plan, gather: _Gather, mine: list) -> list:
+    """Loads this process's units that ``store`` holds; returns those left to compute. Each
+    damaged chunk is reported by a :class:`DamagedChunkWarning` naming its path and reason."""
+    todo = []
+    for g, c in mine:
+        loaded = _load(store, plan, gather, (g, c))
+        if isinstance(loaded, str):
+            path = store.path(plan.point(g), c)
+            warnings.warn(f"{path!r}: {loaded}; computing it again", DamagedChunkWarning, 3)
+        if loaded is not True:
+            todo.append((g, c))
+    return todo
+
+
+def _load_others(store: _Store, plan: _Plan, gather: _Gather, others: list, name: str) -> None:
+    """After every process has written its units, loads the others' from ``store``."""
+    from jax.experimental import multihost_utils
+
+    multihost_utils.sync_global_devices(f"fnnet.sweep {name}")
+    for g, c in others:
+        loaded = _load(store, plan, gather, (g, c))
+        if loaded is not True:
+            raise RuntimeError(
+                f"out: unit {(g, c)} of another process, {store.path(plan.point(g), c)!r}, is "
+                f"{'damaged: ' + loaded if loaded else 'missing'} after all processes finished"
+            )
+
+
+def _compute(todo: list, key, plan: _Plan, program: _Program, store, gather, bar) -> None:
+    """Computes the units ``todo``, writes each to ``store`` (where there is one) and places it
+    in ``gather``. Dispatch is asynchronous: the next chunk is queued before the last one is
+    saved, so the devices keep working while the host writes."""
+
+    def finish(g, c, result):
+        tree, bad = jax.device_get(result)
+        lo, hi = plan.span(c)
+        leaves = [np.asarray(x)[: hi - lo] for x in jax.tree.leaves(tree)]
+        bad = np.asarray(bad)[: hi - lo]
+        if store is not None:
+            store.write(plan.point(g), c, leaves, bad)
+        gather.place(g, (lo, hi), leaves, bad)
+        if bar is not None:
+            bar.update(hi - lo)
+
+    pending = None
+    for g, c in todo:
+        seeds = jax.device_put(plan.seeds(c), program.sharding)
+        result = program.call(key, seeds, plan.hparams(g))
+        if pending is not None:
+            finish(*pending)
+        pending = (g, c, result)
+    if pending is not None:
+        finish(*pending)
+
+
+def _progress_bar(plan: _Plan, mine: list, todo: list, name: str):
+    """A tqdm bar counting this process's seeds, those loaded already counted."""
+    tqdm = _checks.require("tqdm", "tqdm").tqdm
+    done = plan.rows(mine) - plan.rows(todo)
+    return tqdm(total=plan.rows(mine), initial=done, desc=f"sweep {name}", unit="seed")
 
 
 def run(
@@ -414,15 +910,18 @@ def run(
 
     ``values[g_1, ..., g_k, i] = train_one(seed_key(key, i), **{name_j: grid[name_j][g_j]})``
     for every seed i < ``n_seeds`` and every point of the grid's Cartesian product (in the
-    dict's order). See the module docstring for the keys, the chunks, the devices, the folder and
-    several hosts.
+    dict's order). See the module docstring for the keys, the folder, resuming and several hosts.
+
+    Seed i is marked diverged where any floating (or complex) leaf of its result holds a NaN or
+    an infinity; integer and bool leaves are not inspected, so a ``train_one`` that returns only
+    those (an accuracy count, a solved flag) marks nothing diverged: return the loss too.
 
     Args:
       train_one: ``train_one(key, **hparams) -> results``: trains one network from ``key`` (with
-        fnnet's usual API, e.g. :func:`fnnet.train.fit`) and returns a pytree of arrays (final
-        loss, the epoch it solved the task, parameters, ...). It runs under ``jax.vmap`` and
-        ``jax.jit``: no Python control flow on its arguments. The grid's values arrive as traced
-        0-d arrays of the grid's dtype.
+        fnnet's usual API, e.g. :func:`fnnet.train.fit`) and returns a pytree of numeric arrays
+        (final loss, the epoch it solved the task, parameters, ...). It runs under ``jax.vmap``
+        and ``jax.jit``: no Python control flow on its arguments. The grid's values arrive as
+        traced 0-d arrays of the grid's dtype.
       n_seeds: seeds per grid point, 1 <= n_seeds <= 2**31.
       grid: optional dict ``name -> 1-D array`` of hyperparameter values; each name a keyword
         argument of ``train_one``. Values must be finite numbers.
@@ -430,10 +929,9 @@ def run(
       chunk_size: seeds per compiled call, a multiple of the local device count; default
         :func:`default_chunk_size`, or the chunk size stored in ``out`` when resuming.
       out: optional folder of finished chunks, for resuming (created if missing).
-      name: what identifies ``train_one`` in ``out``'s settings; default its module and
-        qualified name. Give a new name when ``train_one`` changes in a way its name does not
-        show (another ``functools.partial`` argument, edited code), or a rerun will reuse the
-        old chunks.
+      name: what names the sweep in ``out``'s settings; default ``train_one``'s module and
+        qualified name. What ``train_one`` computes is identified apart from it, by a
+        fingerprint of its program for one seed.
       progress: show a tqdm bar counting seeds (needs tqdm).
 
     Returns:
@@ -441,173 +939,52 @@ def run(
 
     Raises:
       TypeError, ValueError: for bad arguments, each naming the argument, what was expected and
-        what was received; ValueError when ``out`` holds a sweep with other settings.
+        what was received; ValueError when ``out`` holds a sweep with other settings, or chunks
+        with no readable settings.
+      PermissionError: when ``out`` cannot be written and something is left to compute.
+
+    Warns:
+      DamagedChunkWarning: for each chunk in ``out`` that does not verify, naming its path and
+        the reason; it is computed again.
     """
     grid = _check_grid(grid)
     _check_train_one(train_one, list(grid))
     n_seeds = _checks.integer(n_seeds, "n_seeds", minimum=1, maximum=2**31)
     key = jax.random.key(0) if key is None else _as_key(key)
-    if name is None:
-        name = _default_name(train_one)
-    elif not isinstance(name, str) or not name:
+    name = _default_name(train_one) if name is None else name
+    if not isinstance(name, str) or not name:
         raise TypeError(f"name: expected a non-empty string, got {name!r}")
     if not isinstance(progress, bool):
         raise TypeError(f"progress: expected True or False, got {progress!r}")
-    n_devices = jax.local_device_count()
-    n_processes, process = jax.process_count(), jax.process_index()
+    n_processes = jax.process_count()
+    out = _check_out(out, n_processes)
+    stored = None if out is None else _read_settings(out)
 
-    stored = None
+    plan = _plan(grid, n_seeds, chunk_size, stored, jax.local_device_count())
+    program = _compile(train_one, key, plan)
+    store = None
     if out is not None:
-        out = os.fspath(out)
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise ValueError(f"out: expected a folder, got the file {out!r}")
-        stored = _read_settings(out)
-    elif n_processes > 1:
-        raise ValueError(
-            f"out: a sweep over {n_processes} processes needs a folder that all of them share, "
-            "got None"
-        )
+        fingerprint = _fingerprint(train_one, seed_key(key, 0), plan.hparams((0,) * len(grid)))
+        settings = _settings(name, fingerprint, plan, key, program)
+        store = _open_store(out, settings, stored, len(plan.units()))
 
-    if chunk_size is None:
-        reuse = stored is not None and isinstance(stored.get("chunk_size"), int)
-        if reuse and stored["chunk_size"] % n_devices == 0:
-            chunk_size = stored["chunk_size"]
-        else:
-            chunk_size = default_chunk_size(n_seeds, n_devices)
-    else:
-        chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
-        if chunk_size % n_devices:
-            raise ValueError(
-                f"chunk_size: expected a multiple of the {n_devices} local devices (each gets "
-                f"the same number of seeds), got {chunk_size}"
-            )
-
-    grid_shape = tuple(len(v) for v in grid.values())
-    n_chunks = math.ceil(n_seeds / chunk_size)
-    program, static = _program(train_one)
-    sharding = NamedSharding(_mesh(), PartitionSpec("seeds"))
-
-    def seeds_of(chunk):
-        start = chunk * chunk_size
-        return jax.device_put(np.arange(start, start + chunk_size, dtype=np.uint32), sharding)
-
-    def hparams_at(g):
-        return {k: np.asarray(v[i]) for (k, v), i in zip(grid.items(), g)}
-
-    # One trace gives the results' structure; jit's cache reuses it for the calls below.
-    first = (key, seeds_of(0), hparams_at((0,) * len(grid)))
-    out_info, _ = jax.eval_shape(functools.partial(program, **static), *first)
-    for p, s in jax.tree_util.tree_leaves_with_path(out_info):
-        if not (s.dtype == bool or jnp.issubdtype(s.dtype, jnp.number)):
-            raise TypeError(
-                f"train_one: expected results that are numeric arrays, got leaf "
-                f"{jax.tree_util.keystr(p) or '(root)'} of dtype {s.dtype}"
-            )
-    treedef = jax.tree.structure(out_info)
-    leaf_info = jax.tree.leaves(out_info)
-
-    settings = _settings(name, n_seeds, chunk_size, grid, key, out_info)
-    if out is not None:
-        if stored is not None:
-            diff = _differences(stored, settings)
-            if diff:
-                raise ValueError(
-                    f"out: {out!r} holds a sweep with other settings; use another folder or the "
-                    f"same settings. Differences: {'; '.join(diff)}"
-                )
-        else:
-            os.makedirs(out, exist_ok=True)
-            text = json.dumps(settings, indent=2).encode()
-            _write_atomic(os.path.join(out, _SETTINGS), lambda f: f.write(text))
-        os.makedirs(os.path.join(out, _CHUNKS), exist_ok=True)
-
-    values = [np.empty((*grid_shape, n_seeds, *s.shape[1:]), s.dtype) for s in leaf_info]
-    diverged = np.zeros((*grid_shape, n_seeds), bool)
-
-    def point_of(g):
-        return int(np.ravel_multi_index(g, grid_shape)) if g else 0
-
-    def span(c):
-        return c * chunk_size, min((c + 1) * chunk_size, n_seeds)
-
-    def place(g, c, leaves, bad):
-        lo, hi = span(c)
-        for dst, src in zip(values, leaves):
-            dst[(*g, slice(lo, hi))] = src
-        diverged[(*g, slice(lo, hi))] = bad
-
-    def load(g, c) -> bool:
-        if out is None:
-            return False
-        path = _chunk_path(out, point_of(g), c)
-        if not os.path.exists(path):
-            return False
-        lo, hi = span(c)
-        with np.load(path, allow_pickle=False) as f:
-            leaves = [f[f"leaf_{j}"] for j in range(len(leaf_info))]
-            bad = f["diverged"]
-        for j, (arr, s) in enumerate(zip(leaves, leaf_info)):
-            if arr.shape != (hi - lo, *s.shape[1:]):
-                raise ValueError(
-                    f"out: {path!r} leaf_{j} has shape {arr.shape}, expected "
-                    f"{(hi - lo, *s.shape[1:])}"
-                )
-        place(g, c, leaves, bad)
-        return True
-
-    units = _units(grid_shape, n_chunks)
-    mine = [u for n, u in enumerate(units) if n % n_processes == process]
-    others = [u for n, u in enumerate(units) if n % n_processes != process]
-    todo = [u for u in mine if not load(*u)]
-
-    bar = None
-    if progress:
-        tqdm = _checks.require("tqdm", "tqdm").tqdm
-        total = sum(span(c)[1] - span(c)[0] for _, c in mine)
-        done = total - sum(span(c)[1] - span(c)[0] for _, c in todo)
-        bar = tqdm(total=total, initial=done, desc=f"sweep {name}", unit="seed")
-
-    def finish(g, c, result):
-        tree, bad = jax.device_get(result)
-        lo, hi = span(c)
-        leaves = [np.asarray(x)[: hi - lo] for x in jax.tree.leaves(tree)]
-        bad = np.asarray(bad)[: hi - lo]
-        if out is not None:
-            arrays = {f"leaf_{j}": x for j, x in enumerate(leaves)}
-            _write_atomic(
-                _chunk_path(out, point_of(g), c), lambda f: np.savez(f, diverged=bad, **arrays)
-            )
-        place(g, c, leaves, bad)
-        if bar is not None:
-            bar.update(hi - lo)
-
+    gather = _Gather.empty(plan, program)
+    mine, others = plan.share(jax.process_index(), n_processes)
+    todo = _load_mine(store, plan, gather, mine)
+    if store is not None and todo:
+        _require_writable(out, len(todo))
+    bar = _progress_bar(plan, mine, todo, name) if progress else None
     try:
-        # Dispatch is asynchronous: the next chunk is queued before the last one is saved, so
-        # the devices keep working while the host writes.
-        pending = None
-        for g, c in todo:
-            result = program(key, seeds_of(c), hparams_at(g), **static)
-            if pending is not None:
-                finish(*pending)
-            pending = (g, c, result)
-        if pending is not None:
-            finish(*pending)
+        _compute(todo, key, plan, program, store, gather, bar)
     finally:
         if bar is not None:
             bar.close()
-
     if n_processes > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(f"fnnet.sweep {name}")
-        for u in others:
-            if not load(*u):
-                raise RuntimeError(f"out: unit {u} missing after all processes finished")
-
+        _load_others(store, plan, gather, others, name)
     return Results(
-        values=jax.tree.unflatten(treedef, values),
-        diverged=diverged,
-        grid=grid,
-        n_seeds=n_seeds,
-        computed=tuple(todo),
+        jax.tree.unflatten(program.treedef, gather.values),
+        gather.diverged,
+        grid,
+        n_seeds,
+        tuple(todo),
     )

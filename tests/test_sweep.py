@@ -23,7 +23,6 @@ import fnnet.sweep as sweep
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NET = fn.MLP((2, 2, 1))
 XOR = fn.data.logic_gate("xor")
-OPT = optax.inject_hyperparams(optax.sgd)(learning_rate=0.5, momentum=0.9)
 GRID = {"lr": np.array([0.5, 2.0]), "scale": np.array([0.5, 1.0])}
 # Across chunk sizes and device counts, or against one unbatched run, XLA may round a last bit
 # differently (its code for a vmapped batch depends on the batch's size per device) and training
@@ -40,14 +39,12 @@ def train_xor(key, lr, scale, nan_rate=0.0):
     lr = jnp.where(jax.random.uniform(k_nan) < nan_rate, jnp.nan, lr)
     state, history = fn.train.fit(
         NET,
-        OPT,
+        optax.sgd(lr, momentum=0.9),
         k_fit,
         XOR,
         epochs=50,
         batch_size=4,
-        init_scheme="uniform",
-        init_scale=scale,
-        hyperparams={"learning_rate": lr},
+        init=lambda k: NET.init(k, "uniform", scale),
     )
     return {
         "loss": history["loss"][-1],
@@ -187,10 +184,11 @@ def test_seed_key_is_fold_in_and_sweep_equals_a_loop_of_draws(getkey):
 def test_sweep_of_xor_training_equals_a_python_loop_of_fit(getkey):
     key = getkey()
     r = sweep.run(train_xor, 6, grid=GRID, key=key, chunk_size=4, progress=False)
+    one_seed = jax.jit(train_xor)  # one program for the loop (fit compiles per optimizer object)
     for j, lr in enumerate(GRID["lr"]):
         for k, scale in enumerate(GRID["scale"]):
             for i in (0, 3, 5):
-                one = train_xor(sweep.seed_key(key, i), lr, scale)
+                one = one_seed(sweep.seed_key(key, i), lr, scale)
                 chex.assert_trees_all_close(
                     jax.tree.map(lambda v, j=j, k=k, i=i: v[j, k, i], r.values), one, **CLOSE
                 )
@@ -433,3 +431,10 @@ def test_two_processes_split_the_units_and_both_return_the_whole_sweep(tmp_path)
     # unit u = point * 3 + chunk goes to process u % 2
     assert units[0] == {(g, c) for g in range(3) for c in range(3) if (g * 3 + c) % 2 == 0}
     assert units[1] == {(g, c) for g in range(3) for c in range(3) if (g * 3 + c) % 2 == 1}
+
+
+def test_the_module_docstring_examples_run():
+    import doctest
+
+    failed, attempted = doctest.testmod(sweep)
+    assert attempted > 0 and failed == 0
