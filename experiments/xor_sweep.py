@@ -72,8 +72,10 @@ def run(settings, out):
         "scale": np.asarray(settings["ranges"], np.float32),
         "optimizer": np.arange(len(OPTIMIZERS), dtype=np.int32),
     }
-    # finished chunks survive an interruption: a rerun with these settings resumes from them
-    tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    # finished chunks survive an interruption: a rerun with these settings (and this fnnet, whose
+    # sweep folders an older one may not read) resumes from them
+    ident = json.dumps({"settings": settings, "fnnet": fn.__version__}, sort_keys=True)
+    tag = hashlib.sha1(ident.encode()).hexdigest()[:10]
     results = fn.sweep.run(
         make_train_one(settings),
         settings["seeds"],
