@@ -59,12 +59,17 @@ FULL = {**QUICK, "epochs": 150, "seeds": 10, "lr_factors": [0.1, 1.0, 10.0]}
 
 def make_optimizer(name: str, learning_rate=None):
     """The optimizer ``name`` of :data:`OPTIMIZERS` at ``learning_rate`` (default the book's; may
-    be traced, so that a vmapped run sweeps it); returns ``(optimizer, learning_rate)``."""
+    be traced, so that a vmapped run sweeps it); returns ``(optimizer, learning_rate)``.
+
+    Its hyperparameters are held in the optimizer state as float32 arrays
+    (``optax.inject_hyperparams``), as the recorded results were computed."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, got {name!r}")
     factory, kwargs = OPTIMIZERS[name]
     lr = kwargs["learning_rate"] if learning_rate is None else learning_rate
-    return factory(**{**kwargs, "learning_rate": lr}), lr
+    static = tuple(k for k, v in kwargs.items() if isinstance(v, bool))
+    injected = optax.inject_hyperparams(factory, static_args=static)
+    return injected(**{**kwargs, "learning_rate": lr}), lr
 
 
 def train(name, settings, data, keys, lrs):

@@ -22,6 +22,11 @@ from fnnet.mlp import MLP
 __all__ = ["value_and_grad", "autodiff", "dropout", "grad", "numerical_grad", "relative_error"]
 
 
+def _finite_batch(net, loss, X, T):
+    X, T = _checks.batch(net, loss, X, T)
+    return _checks.finite(X, "X"), _checks.finite(T, "T")
+
+
 def value_and_grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
     """The loss and its gradient with respect to ``params``, by the chain rule written out.
 
@@ -54,7 +59,7 @@ def value_and_grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None)
       ValueError: for a ``step`` activation (no useful derivative) or mismatched shapes.
     """
     loss = losses.get(loss)
-    X, T = _checks.batch(net, loss, X, T)
+    X, T = _finite_batch(net, loss, X, T)
     _checks.derivatives(net)
     a, cache = net.forward(params, X, dropout=dropout, key=key)
     value = loss.value(a, T)
@@ -89,7 +94,7 @@ def autodiff(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
     True
     """
     loss = losses.get(loss)
-    X, T = _checks.batch(net, loss, X, T)
+    X, T = _finite_batch(net, loss, X, T)
     return jax.value_and_grad(lambda p: loss.value(net.apply(p, X, dropout=dropout, key=key), T))(
         params
     )

@@ -119,7 +119,8 @@ class Record(NamedTuple):
 
 def accuracy(net, loss, a, T):
     """Fraction of examples classified correctly from the outputs ``a`` (batch, n_out), or
-    ``None`` where the task is not classification.
+    ``None`` where the task is not classification; NaN where any output is NaN or infinite (a
+    diverged network classifies nothing, whatever ``a >= 0.5`` happens to say).
 
     With ``softmax_cross_entropy`` the class is the argmax of the output; with a sigmoid or step
     output every output unit is read as 1 where a >= 0.5, and an example is correct when all match.
@@ -127,7 +128,9 @@ def accuracy(net, loss, a, T):
     loss = losses.get(loss)
     if loss.classification:
         labels = T if jnp.issubdtype(T.dtype, jnp.integer) else jnp.argmax(T, axis=-1)
-        return jnp.mean(jnp.argmax(a, axis=-1) == labels)
-    if net.output in (activations.sigmoid, activations.step):
-        return jnp.mean(jnp.all((a >= 0.5) == (T >= 0.5), axis=-1))
-    return None
+        acc = jnp.mean(jnp.argmax(a, axis=-1) == labels)
+    elif net.output in (activations.sigmoid, activations.step):
+        acc = jnp.mean(jnp.all((a >= 0.5) == (T >= 0.5), axis=-1))
+    else:
+        return None
+    return jnp.where(jnp.all(jnp.isfinite(a)), acc, jnp.nan)

@@ -182,11 +182,42 @@ def _run_epochs(plan: _Plan, state, solved_at, epoch0, keys, X, T, eval_data):
 
 def _initial_params(net: MLP, init, key, dtype):
     """``init`` resolved to parameters: None draws ``net.init(key)`` in ``dtype``; a function is
-    called on ``key``; anything else is taken as the parameters themselves."""
+    called on ``key``; anything else is taken as the parameters themselves (checked: structure,
+    shapes, real floating values, finite where concrete)."""
     if init is None:
         return net.init(key, dtype=dtype)
-    params = init(key) if callable(init) else init
-    return net.check_params(params, name="init" if not callable(init) else "init(key)")
+    name = "init(key)" if callable(init) else "init"
+    params = net.check_params(init(key) if callable(init) else init, name=name)
+    for l, layer in enumerate(params):
+        for leaf in ("W", "b"):
+            where = f"{name}[{l}][{leaf!r}]"
+            value = _checks.real(layer[leaf], where)
+            if not jnp.issubdtype(value.dtype, jnp.floating):
+                raise TypeError(f"{where}: expected floating parameters, got dtype {value.dtype}")
+            _checks.finite(value, where)
+    return params
+
+
+def _check_descent(optimizer, state: TrainState):
+    """Refuses an optimizer whose first update of an all-ones gradient points uphill (a positive
+    inner product with the gradient, e.g. ``optax.sgd(-0.5)``) or is not finite (a NaN rate).
+
+    A learning rate inside an optax closure cannot be read, but its effect can, on concrete
+    values: one ``optimizer.update``, before training. Traced states or hyperparameters (under
+    ``vmap``/``jit``) are not checked. Zero updates pass: a schedule may start at 0 (warm-up)."""
+    if not _checks.is_concrete(state):
+        return
+    g = jax.tree.map(jnp.ones_like, state.params)
+    updates, _ = optimizer.update(g, state.opt_state, state.params)
+    if not _checks.is_concrete(updates):  # a traced hyperparameter in the optimizer's closure
+        return
+    slope = sum(float(jnp.sum(u)) for u in jax.tree.leaves(updates))
+    if not math.isfinite(slope) or slope > 0:
+        raise ValueError(
+            "optimizer: expected updates that go downhill; one update of an all-ones gradient "
+            f"sums to {slope:.4g} (> 0 is uphill: a negative learning rate?; NaN or infinite: "
+            "a NaN or infinite hyperparameter?)"
+        )
 
 
 def _as_dtype(t, dtype):
@@ -235,6 +266,7 @@ def _prepare(
         eval_data = (eval_data[0].astype(dtype), _as_dtype(eval_data[1], dtype))
     plan = _Plan(net, optimizer, loss, grads, batch_size, layout, record)
     state = init_state(optimizer, params)
+    _check_descent(optimizer, state)
     return plan, state, X, T, eval_data, jax.random.split(k_shuffle, epochs)
 
 
@@ -304,8 +336,11 @@ def fit(
       ``"eval_loss"`` and ``"eval_accuracy"`` where ``record.eval_data`` is given, the names that
       ``record.metrics`` returns, and ``"epoch_solved"`` where ``record.solved`` is given.
 
-    Arguments are checked before anything is traced, each error naming the argument; values that
-    are traced (under ``vmap``/``jit``) are checked for shape and dtype only. Called outside
+    Arguments are checked before anything is traced, each error naming the argument: shapes and
+    dtypes always; where they are concrete (not traced under ``vmap``/``jit``) also the values:
+    data and initial parameters finite, and the optimizer's first update of an all-ones gradient
+    downhill and finite (which catches a negative or NaN learning rate inside an optax closure;
+    a zero one passes). Traced values cannot be inspected and are not. Called outside
     ``jit``, ``fit`` compiles one program per network, optimizer object, loss, gradient, batch
     size, layout and record: reuse one optimizer object (and one ``metrics``/``solved`` function)
     across calls, or a new one compiles a new program.
