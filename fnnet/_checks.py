@@ -223,3 +223,70 @@ def require(module: str, package: str):
             f"{package} is needed here and is not installed; install fnnet's 'experiments' "
             f"extra: pip install 'fnnet[experiments]' (or pip install {package})"
         ) from e
+
+
+def real_scalar(value, name: str):
+    """``value`` if it is one real number: a Python int or float, or a 0-d integer or floating
+    array (a traced one included: its dtype and shape are known). None, str, bool, complex and
+    arrays of another shape are refused, which NumPy and JAX would convert or broadcast."""
+    if isinstance(value, (jax.Array, np.ndarray, np.generic)):
+        dtype = value.dtype
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) or not (
+            jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+        ):
+            raise TypeError(f"{name}: expected a real number, got an array of dtype {dtype}")
+        if value.shape != ():
+            raise ValueError(
+                f"{name}: expected a real number (shape ()), got an array of shape {value.shape}"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def finite_leaves(tree, name: str):
+    """Checks that every concrete floating leaf of ``tree`` is finite; a message names the leaf by
+    ``name`` and its path, e.g. ``p['w']``."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        finite(leaf, f"{name}{jax.tree_util.keystr(path)}")
+    return tree
+
+
+def binary(t, name: str):
+    """Checks that concrete targets or labels ``t`` are all 0 or 1 (NaN is neither)."""
+    if is_concrete(t):
+        v = np.asarray(t)
+        other = v[(v != 0) & (v != 1)]
+        if other.size:
+            raise ValueError(
+                f"{name}: expected every entry 0 or 1, got {other.size} other value"
+                f"{'' if other.size == 1 else 's'}, e.g. {other.flat[0].item()!r}"
+            )
+    return t
+
+
+def floating_dtype(dtype, name: str = "dtype"):
+    """``dtype`` as a floating ``numpy.dtype`` (``jnp.float32``, ``"float64"``, ...)."""
+    try:
+        parsed = None if dtype is None else jnp.dtype(dtype)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or not jnp.issubdtype(parsed, jnp.floating):
+        got = repr(dtype) if parsed is None else f"dtype {parsed}"
+        raise TypeError(f"{name}: expected a floating dtype such as jnp.float32, got {got}")
+    return parsed
+
+
+def floating_leaves(tree, name: str):
+    """Checks that every leaf of ``tree`` has a floating dtype (traced leaves included); a message
+    names the leaf by ``name`` and its path, e.g. ``params[0]['W']``. Parameters must be floating:
+    integer ones reach functions that refuse them, complex or bool ones give meaningless outputs."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+            got = f"dtype {dtype}" if dtype is not None else type(leaf).__name__
+            raise TypeError(
+                f"{name}{jax.tree_util.keystr(path)}: expected floating parameters, got {got}"
+            )
+    return tree

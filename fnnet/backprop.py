@@ -95,6 +95,7 @@ def autodiff(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
     """
     loss = losses.get(loss)
     X, T = _finite_batch(net, loss, X, T)
+    _checks.floating_leaves(net.check_params(params), "params")
     return jax.value_and_grad(lambda p: loss.value(net.apply(p, X, dropout=dropout, key=key), T))(
         params
     )
@@ -133,7 +134,9 @@ def numerical_grad(fun, params, eps: float = 1e-6):
 
     Returns a pytree shaped like ``params``.
     """
-    if not eps > 0:
+    if not callable(fun):
+        raise TypeError(f"fun: expected a function params -> scalar, got {type(fun).__name__}")
+    if not _checks.real_scalar(eps, "eps") > 0:
         raise ValueError(f"eps: expected a positive step, got {eps!r}")
     flat, unravel = ravel_pytree(params)
     eye = jnp.eye(flat.size, dtype=flat.dtype) * eps

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import numbers
 import os
 import struct
 
@@ -32,13 +33,37 @@ def logic_gate(name: str, dtype=np.float32):
     >>> T.ravel().tolist()
     [0.0, 1.0, 1.0, 0.0]
 
+    Args:
+      name: ``"and"``, ``"or"``, ``"nand"`` or ``"xor"`` (any case).
+      dtype: a real dtype, floating (the default float32) or integer.
+
     Returns:
       ``(X, T)``: X (4, 2) and T (4, 1), as NumPy arrays of ``dtype``.
     """
-    key = name.lower() if isinstance(name, str) else name
-    if key not in GATES:
-        raise ValueError(f"name: expected one of {', '.join(map(repr, GATES))}, got {name!r}")
-    return _X2.astype(dtype), GATES[key][:, None].astype(dtype)
+    names = ", ".join(map(repr, GATES))
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a gate name (str), one of {names}, got {name!r}")
+    if name.lower() not in GATES:
+        raise ValueError(f"name: expected one of {names}, got {name!r}")
+    try:
+        parsed = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        parsed = None
+    if parsed is None or parsed.kind not in "iuf":  # not bool, complex, str or object
+        got = repr(dtype) if parsed is None else f"dtype {parsed}"
+        raise TypeError(
+            f"dtype: expected a real dtype (floating or integer) such as np.float32, got {got}"
+        )
+    return _X2.astype(parsed), GATES[name.lower()][:, None].astype(parsed)
+
+
+def _fraction(value, name: str) -> float:
+    """``value`` as a Python float strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a fraction in (0, 1), got {value!r}")
+    if not 0 < value < 1:
+        raise ValueError(f"{name}: expected a fraction in (0, 1), got {value!r}")
+    return float(value)
 
 
 def insects(key, n: int = 300, noise: float = 0.3):
@@ -49,11 +74,16 @@ def insects(key, n: int = 300, noise: float = 0.3):
     Width and length get Gaussian noise of standard deviation ``noise`` (relative to the class
     centre's size), clipped to at least 0.1 so that every width is a usable divisor.
 
+    ``key`` is one PRNG key, ``n`` >= 2, ``noise`` one real number >= 0 and finite (it may be a
+    traced 0-d array, checked then for shape and dtype only).
+
     Returns:
       ``(points, labels)``: points (n, 2) as (width, length), labels (n,) int32. Jax arrays.
     """
+    _checks.key(key)
     n = _checks.integer(n, "n", minimum=2)
-    if not (isinstance(noise, (int, float)) and 0 <= noise < float("inf")):
+    _checks.real_scalar(noise, "noise")
+    if _checks.is_concrete(noise) and not 0 <= float(noise) < float("inf"):
         raise ValueError(f"noise: expected a finite number >= 0, got {noise!r}")
     k_label, k_noise = jax.random.split(key)
     labels = jax.random.permutation(k_label, jnp.arange(n) % 2).astype(jnp.int32)
@@ -90,9 +120,8 @@ def mnist1d(num_samples: int = 5000, seed: int = 42, train_split: float = 0.8):
     """
     num_samples = _checks.integer(num_samples, "num_samples", minimum=20)
     seed = _checks.integer(seed, "seed", minimum=0)
-    if not 0 < train_split < 1:
-        raise ValueError(f"train_split: expected a fraction in (0, 1), got {train_split!r}")
-    (xtr, ytr), (xte, yte) = _mnist1d_cached(num_samples, seed, float(train_split))
+    train_split = _fraction(train_split, "train_split")
+    (xtr, ytr), (xte, yte) = _mnist1d_cached(num_samples, seed, train_split)
     return (xtr.copy(), ytr.copy()), (xte.copy(), yte.copy())
 
 
@@ -104,8 +133,7 @@ def digits(test_fraction: float = 0.2, seed: int = 0):
     Returns:
       ``((X_train, y_train), (X_test, y_test))``: float32 (n, 64) and int32 (n,) NumPy arrays.
     """
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction: expected a fraction in (0, 1), got {test_fraction!r}")
+    test_fraction = _fraction(test_fraction, "test_fraction")
     seed = _checks.integer(seed, "seed", minimum=0)
     datasets = _checks.require("sklearn.datasets", "scikit-learn")
     selection = _checks.require("sklearn.model_selection", "scikit-learn")
@@ -132,26 +160,48 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Reads an IDX file (the format of the MNIST distribution), raw or gzip-compressed.
 
     A user who has ``train-images-idx3-ubyte.gz`` reads it as a (60000, 28, 28) uint8 array.
-    Nothing is downloaded.
+    Nothing is downloaded. The header is 0x0000, a type code, the number of dimensions and each
+    dimension as a big-endian uint32; the data must fill exactly the bytes they call for. Every
+    failure names ``path``: a missing or unreadable file, damaged gzip, a wrong magic, a short
+    header, or data of another length.
     """
-    with open(path, "rb") as f:
-        raw = f.read()
+    import zlib  # local: only read_idx needs zlib.error (what gzip raises for corrupt data)
+
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"path: expected a file path (str or os.PathLike), got {path!r}")
+    if not path:
+        raise ValueError("path: expected a file path, got ''")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise type(e)(f"path: cannot read {path!r}: {e.strerror or e}") from e
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as e:  # truncated, bad header or CRC, bad data
+            raise ValueError(f"path: {path!r} is a damaged or truncated gzip file ({e})") from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(
             f"path: expected an IDX file (magic 0x0000 then a type code in "
-            f"{sorted(_IDX_DTYPES)}), got header {raw[:4].hex()} in {os.fspath(path)!r}"
+            f"{sorted(_IDX_DTYPES)}), got header {raw[:4].hex()} in {path!r}"
         )
     dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"path: truncated IDX header in {os.fspath(path)!r}")
+        raise ValueError(
+            f"path: truncated IDX header in {path!r}: {ndim} dimensions need {header} bytes, "
+            f"the file has {len(raw)}"
+        )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = dtype.itemsize
+    for n in shape:  # Python ints: np.prod wraps around, (2**31, 2**31, 4) would give 0 bytes
+        expected *= n
     if len(raw) - header != expected:
         raise ValueError(
-            f"path: expected {expected} bytes of data for shape {shape} in {os.fspath(path)!r}, "
+            f"path: expected {expected} bytes of data for shape {shape} in {path!r}, "
             f"got {len(raw) - header}"
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)

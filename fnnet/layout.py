@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from fnnet import backprop, losses
+from fnnet import _checks, backprop, losses
 
 __all__ = [
     "Layout",
@@ -246,6 +246,7 @@ def choose(layout, net, loss, grads=backprop.value_and_grad, n_examples: int = 1
     Raises:
       ValueError: for an unknown name, or a layout that cannot run ``loss`` or ``grads``.
     """
+    _checks.net(net)
     loss = losses.get(loss)
     if isinstance(layout, str) and layout == "auto":
         small = n_examples * net.n_params <= MAX_SCALAR_WORK

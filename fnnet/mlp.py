@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet import _checks, activations
 from fnnet.activations import Activation
@@ -52,6 +53,8 @@ class MLP:
 
     def __init__(self, sizes, hidden="sigmoid", output="sigmoid"):
         try:
+            if isinstance(sizes, (str, bytes)):  # iterable, but of characters
+                raise TypeError
             sizes = tuple(sizes)
         except TypeError:
             raise TypeError(
@@ -123,26 +126,32 @@ class MLP:
           - ``"he"`` [1.0]: weights normal with std = scale * sqrt(2 / n_in), biases 0
             (He et al. 2015); for ReLU.
         ``scheme=None`` picks ``"he"`` for ReLU hidden units and ``"xavier"`` otherwise.
-        ``scale`` may be a traced array, so the initial range can be vmapped over.
+        ``scale`` is one real number, > 0 and finite; it may be a traced 0-d array, so the initial
+        range can be vmapped over (a traced scale is checked for shape and dtype only).
+
+        Args:
+          key: one PRNG key (``jax.random.key``, or a legacy ``uint32[2]`` key).
+          scheme: a name in :data:`INIT_SCHEMES`, or None.
+          scale: the scheme's scale (a scalar), or None for the default.
+          dtype: a floating dtype.
 
         Returns:
           ``[{"W": (n_in, n_out), "b": (n_out,)}, ...]``, one dict per layer.
         """
         if scheme is None:
             scheme = "he" if self.hidden.name == "relu" else "xavier"
-        if scheme not in INIT_SCHEMES:
-            raise ValueError(
+        if not isinstance(scheme, str) or scheme not in INIT_SCHEMES:
+            error = ValueError if isinstance(scheme, str) else TypeError
+            raise error(
                 f"scheme: expected one of {', '.join(map(repr, INIT_SCHEMES))}, got {scheme!r}"
             )
         if scale is None:
             scale = _DEFAULT_SCALE[scheme]
         else:
-            _checks.positive(scale, "scale")
-        dtype = jnp.dtype(dtype)
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
-        if not isinstance(key, jax.Array):
-            raise TypeError(f"key: expected a PRNG key from jax.random.key, got {type(key)}")
+            # a vector scale would broadcast into the parameters' shapes without a word
+            _checks.positive(_checks.real_scalar(scale, "scale"), "scale")
+        dtype = _checks.floating_dtype(dtype)
+        _checks.key(key)
         scale = jnp.asarray(scale, dtype)
         params = []
         for k, (n_in, n_out) in zip(jax.random.split(key, self.n_layers), self.layer_sizes()):
@@ -162,7 +171,10 @@ class MLP:
         return list(zip(self.sizes[:-1], self.sizes[1:]))
 
     def check_params(self, params, name: str = "params"):
-        """Raises a ValueError naming the first leaf whose structure or shape does not fit."""
+        """Raises a ValueError naming the first leaf whose structure or shape does not fit, or a
+        TypeError for a leaf that is not an array (a Python list, say). Returns ``params``.
+        Dtypes and values are not checked here (:meth:`forward` refuses non-floating ones:
+        ``fnnet._checks.floating_leaves``)."""
         if not isinstance(params, (list, tuple)) or len(params) != self.n_layers:
             got = (
                 f"{type(params).__name__} of length {len(params)}"
@@ -177,6 +189,11 @@ class MLP:
                 got = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
                 raise ValueError(f"{name}[{l}]: expected a dict with keys 'W' and 'b', got {got}")
             for leaf, shape in want.items():
+                if not isinstance(layer[leaf], (jax.Array, np.ndarray)):
+                    raise TypeError(
+                        f"{name}[{l}][{leaf!r}]: expected an array of shape {shape} (jax or "
+                        f"NumPy), got {type(layer[leaf]).__name__}"
+                    )
                 got = _checks.shape_of(layer[leaf])
                 if got != shape:
                     raise ValueError(
@@ -202,21 +219,24 @@ class MLP:
         Args:
           params: the parameter list of :meth:`init`.
           X: (batch, n_in) inputs.
-          dropout: the rate of (inverted) dropout on every hidden layer's output, in [0, 1);
-            0 (the default) is the plain forward pass. Training only: evaluate with 0.
-          key: the PRNG key that draws the dropout masks; needed when ``dropout`` is not 0.
+          dropout: the rate of (inverted) dropout on every hidden layer's output, a real number
+            in [0, 1); 0 (the default) is the plain forward pass. Training only: evaluate with 0.
+            A traced rate is checked for shape and dtype only.
+          key: one PRNG key that draws the dropout masks; needed when ``dropout`` is not 0.
 
         Returns:
           ``(a, cache)``: the output (batch, n_out) and, per layer, ``(a_in, z, a_out, keep)``
           with z = a_in W + b, a_out = g(z), and ``keep`` the layer's dropout scale (see
           :meth:`dropout_keep`) or None; the next layer's input is a_out * keep.
         """
-        self.check_params(params)
+        _checks.floating_leaves(self.check_params(params), "params")
         X = _checks.inputs(X, self.n_in)
+        _checks.real_scalar(dropout, "dropout")
         keeps = [None] * self.n_layers
         if not (_checks.is_concrete(dropout) and float(dropout) == 0.0):
             if key is None:
                 raise ValueError(f"key: dropout {dropout!r} needs a PRNG key to draw its masks")
+            _checks.key(key)
             keeps[:-1] = self.dropout_keep(key, X.shape[0], dropout, X.dtype)
         a, cache = X, []
         for layer, g, keep in zip(params, self.layer_activations(), keeps):

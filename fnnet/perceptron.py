@@ -11,10 +11,49 @@ from fnnet import _checks, activations
 __all__ = ["init", "predict", "update", "fit", "combine"]
 
 
+def _params(p, name: str = "p", *, floating: bool = False):
+    """``p`` as ``{"w": (n_in,), "b": ()}`` arrays of real numbers (lists and Python numbers
+    become arrays; ``floating``: integer ones are refused too, for training)."""
+    if not isinstance(p, dict) or set(p) != {"w", "b"}:
+        got = f"a dict with keys {sorted(p)}" if isinstance(p, dict) else type(p).__name__
+        raise (ValueError if isinstance(p, dict) else TypeError)(
+            f"{name}: expected a perceptron, a dict with keys 'w' (n_in,) and 'b' (), got {got}"
+        )
+    w, b = _checks.real(p["w"], f"{name}['w']"), _checks.real(p["b"], f"{name}['b']")
+    if w.ndim != 1 or w.shape[0] < 1:
+        raise ValueError(f"{name}['w']: expected weights of shape (n_in,), got shape {w.shape}")
+    if b.shape != ():
+        raise ValueError(f"{name}['b']: expected a scalar bias of shape (), got shape {b.shape}")
+    for leaf, v in (("w", w), ("b", b)):
+        if floating and not jnp.issubdtype(v.dtype, jnp.floating):
+            raise TypeError(f"{name}[{leaf!r}]: expected floating parameters, got dtype {v.dtype}")
+    return _checks.finite_leaves({"w": w, "b": b}, name)
+
+
+def _inputs(X, n_in: int, name: str, ndims: tuple[int, ...]):
+    """``X`` as real, finite (where concrete) inputs of ``n_in`` features and a rank in ``ndims``."""
+    X = _checks.real(X, name)
+    if X.ndim not in ndims or X.shape[-1] != n_in:
+        want = " or ".join({1: f"({n_in},)", 2: f"(batch, {n_in})"}[d] for d in ndims)
+        raise ValueError(
+            f"{name}: expected shape {want} for weights of shape ({n_in},), got shape {X.shape}"
+        )
+    return jnp.asarray(_checks.finite(X, name))
+
+
+def _rate(lr):
+    return _checks.positive(_checks.real_scalar(lr, "lr"), "lr")
+
+
 def init(key, n_in: int = 2, scale=0.5, dtype=jnp.float32):
-    """Weights and bias uniform in [-scale, scale]: ``{"w": (n_in,), "b": ()}`` (b is w0)."""
+    """Weights and bias uniform in [-scale, scale]: ``{"w": (n_in,), "b": ()}`` (b is w0).
+
+    ``key`` is one PRNG key, ``scale`` one real number > 0 (it may be traced), ``dtype`` a
+    floating dtype."""
+    _checks.key(key)
     n_in = _checks.integer(n_in, "n_in", minimum=1)
-    _checks.positive(scale, "scale")
+    _checks.positive(_checks.real_scalar(scale, "scale"), "scale")
+    dtype = _checks.floating_dtype(dtype)
     kw, kb = jax.random.split(key)
     return {
         "w": jax.random.uniform(kw, (n_in,), dtype, -1, 1) * scale,
@@ -23,12 +62,23 @@ def init(key, n_in: int = 2, scale=0.5, dtype=jnp.float32):
 
 
 def predict(p, X):
-    """The hard threshold y = step(b + X w): X (batch, n_in) -> (batch,), or (n_in,) -> ()."""
+    """The hard threshold y = step(b + X w): X (batch, n_in) -> (batch,), or (n_in,) -> ().
+
+    ``p`` and ``X`` hold real numbers, finite where concrete: step(NaN) would read as 0."""
+    p = _params(p)
+    X = _inputs(X, p["w"].shape[0], "X", (1, 2))
     return activations.step(X @ p["w"] + p["b"])
 
 
 def update(p, x, t, lr):
-    """One example's perceptron rule: w += lr (t - y) x, b += lr (t - y); no change when y = t."""
+    """One example's perceptron rule: w += lr (t - y) x, b += lr (t - y); no change when y = t.
+
+    ``x`` (n_in,) one example, ``t`` its target 0 or 1 (a scalar), ``lr`` > 0."""
+    p = _params(p)
+    x = _inputs(x, p["w"].shape[0], "x", (1,))
+    t = _checks.real_scalar(_checks.real(t, "t"), "t")
+    _checks.binary(t, "t")
+    _rate(lr)
     err = t - predict(p, x)
     return {"w": p["w"] + lr * err * x, "b": p["b"] + lr * err}
 
@@ -37,31 +87,38 @@ def fit(p, X, T, *, lr=1.0, epochs: int = 100, key=None):
     """Online epochs of the perceptron rule, one example at a time, inside ``lax.scan``.
 
     Args:
-      p: initial parameters (:func:`init`).
-      X: (n, n_in) inputs; T: (n,) or (n, 1) targets in {0, 1}.
-      lr: the learning rate (may be traced).
+      p: initial parameters (:func:`init`), floating.
+      X: (n, n_in) inputs, n >= 1, real numbers; T: (n,) or (n, 1) targets 0 or 1.
+      lr: the learning rate, > 0 (may be traced).
       epochs: number of passes, >= 1.
-      key: if given, each epoch visits the examples in a fresh random order; else in order.
+      key: one PRNG key: each epoch visits the examples in a fresh random order; None: in order.
+
+    Concrete ``p``, ``X``, ``T`` and ``lr`` are checked for their values too (finite; targets 0
+    or 1; lr > 0); traced ones (under ``vmap``/``jit``) for shape and dtype only.
 
     Returns:
       ``(p, mistakes, first_clean)``: final parameters, mistakes per epoch (epochs,), and the
       first epoch (1-based) with no mistake, or -1. Works under ``jax.vmap`` over ``p``/``key``.
     """
-    X = jnp.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected shape (n, n_in), got shape {_checks.shape_of(X)}")
-    T = jnp.asarray(T).reshape(-1) if jnp.ndim(T) == 2 else jnp.asarray(T)
+    X = _checks.real(X, "X")
+    if X.ndim != 2 or X.shape[0] < 1:
+        raise ValueError(f"X: expected shape (n, n_in) with n >= 1, got shape {X.shape}")
+    T = _checks.real(T, "T")
+    T = T.reshape(-1) if T.ndim == 2 and T.shape[1] == 1 else T
     if T.shape != (X.shape[0],):
         raise ValueError(f"T: expected shape ({X.shape[0]},) or ({X.shape[0]}, 1), got {T.shape}")
-    if _checks.shape_of(p["w"]) != (X.shape[1],):
-        raise ValueError(
-            f"p: expected weights of shape ({X.shape[1]},) for X, got {_checks.shape_of(p['w'])}"
-        )
+    p = _params(p, floating=True)
+    if p["w"].shape != (X.shape[1],):
+        raise ValueError(f"p: expected weights of shape ({X.shape[1]},) for X, got {p['w'].shape}")
+    _checks.finite(X, "X")
+    _checks.binary(T, "T")
     epochs = _checks.integer(epochs, "epochs", minimum=1)
-    _checks.positive(lr, "lr")
+    _rate(lr)
+    if key is not None:
+        _checks.key(key)
     n = X.shape[0]
     dtype = p["w"].dtype
-    X, T = X.astype(dtype), T.astype(dtype)
+    X, T = jnp.asarray(X, dtype), jnp.asarray(T, dtype)
     keys = jax.random.split(key, epochs) if key is not None else jnp.zeros((epochs,), jnp.int32)
 
     def one_example(p, i):
@@ -98,23 +155,29 @@ def combine(hidden, output):
 
     if not isinstance(hidden, (list, tuple)) or not hidden:
         raise TypeError(f"hidden: expected a non-empty list of perceptrons, got {hidden!r}")
-    shapes = {_checks.shape_of(p["w"]) for p in hidden}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+    hidden = [_params(p, f"hidden[{i}]") for i, p in enumerate(hidden)]
+    output = _params(output, "output")
+    shapes = {p["w"].shape for p in hidden}
+    if len(shapes) != 1:
         raise ValueError(
             f"hidden: expected perceptrons with weights of one shape (n_in,), got {shapes}"
         )
-    if _checks.shape_of(output["w"]) != (len(hidden),):
+    if output["w"].shape != (len(hidden),):
         raise ValueError(
             f"output: expected weights of shape ({len(hidden)},) for {len(hidden)} hidden "
-            f"perceptrons, got {_checks.shape_of(output['w'])}"
+            f"perceptrons, got {output['w'].shape}"
         )
     (n_in,) = next(iter(shapes))
     net = MLP((n_in, len(hidden), 1), hidden="step", output="step")
+    # one floating dtype for the network (integer weights such as w = (1, 1) are welcome)
+    leaves = jax.tree.leaves((hidden, output))
+    dtype = jnp.result_type(*(v.dtype for v in leaves))
+    dtype = dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.float32
     params = [
         {
-            "W": jnp.stack([p["w"] for p in hidden], axis=1),
-            "b": jnp.stack([p["b"] for p in hidden]),
+            "W": jnp.stack([p["w"] for p in hidden], axis=1).astype(dtype),
+            "b": jnp.stack([p["b"] for p in hidden]).astype(dtype),
         },
-        {"W": jnp.asarray(output["w"])[:, None], "b": jnp.asarray(output["b"])[None]},
+        {"W": output["w"][:, None].astype(dtype), "b": output["b"][None].astype(dtype)},
     ]
     return net, params

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from fnnet import _checks, train
-from fnnet.mlp import MLP
+from fnnet.mlp import INIT_SCHEMES, MLP
 
 __all__ = ["autoencoders"]
 
@@ -63,7 +63,15 @@ def autoencoders(
     _checks.net(net)
     if net.n_layers < 2:
         raise ValueError(f"net: expected at least one hidden layer, got sizes {net.sizes}")
-    X = _checks.inputs(X, net.n_in)
+    _checks.key(key)
+    X = _checks.finite(_checks.inputs(X, net.n_in), "X")
+    if init_scheme is not None and (
+        not isinstance(init_scheme, str) or init_scheme not in INIT_SCHEMES
+    ):
+        raise (ValueError if isinstance(init_scheme, str) else TypeError)(
+            f"init_scheme: expected None or one of {', '.join(map(repr, INIT_SCHEMES))}, "
+            f"got {init_scheme!r}"
+        )
     optimizer = _ADAM if optimizer is None else optimizer
     k_out, *k_layers = jax.random.split(key, net.n_layers)
     params, curves = [], []

@@ -183,6 +183,11 @@ def seed_key(key, i):
     ...     jax.random.fold_in(jax.random.key(0), 3)).tolist())
     True
     """
+    if isinstance(i, (jax.Array, np.ndarray, np.generic)):
+        if not jnp.issubdtype(i.dtype, jnp.integer) or i.shape != ():
+            raise TypeError(f"i: expected one integer seed index, got {i.dtype}{list(i.shape)}")
+    else:
+        i = _checks.integer(i, "i", minimum=0, maximum=2**32 - 1)
     return jax.random.fold_in(_as_key(key), i)
 
 
@@ -440,8 +445,17 @@ def _compile(train_one, key, plan: _Plan) -> _Program:
         Mesh(np.array(jax.local_devices()), ("seeds",)), PartitionSpec("seeds")
     )
     seeds = jax.device_put(plan.seeds(0), sharding)
-    out_info, _ = jax.eval_shape(call, key, seeds, plan.hparams((0,) * len(plan.grid)))
+    try:
+        out_info, _ = jax.eval_shape(call, key, seeds, plan.hparams((0,) * len(plan.grid)))
+    except TypeError as e:
+        if "is not a valid JAX type" not in str(e):
+            raise
+        raise TypeError(f"train_one: expected results that are numeric arrays, got {e}") from None
     described = jax.tree_util.tree_leaves_with_path(out_info)
+    if not described:
+        raise TypeError(
+            "train_one: expected results that are numeric arrays, got none (None or an empty tree)"
+        )
     for p, s in described:
         if not (s.dtype == bool or jnp.issubdtype(s.dtype, jnp.number)):
             raise TypeError(

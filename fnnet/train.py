@@ -64,6 +64,7 @@ def minibatch_indices(key, n: int, batch_size: int):
     Returns:
       (n // batch_size, batch_size) int indices. Works under ``jit`` and ``vmap`` over ``key``.
     """
+    _checks.key(key)
     n = _checks.integer(n, "n", minimum=1)
     batch_size = _checks.integer(batch_size, "batch_size", minimum=1, maximum=n)
     n_batches = n // batch_size
@@ -188,14 +189,7 @@ def _initial_params(net: MLP, init, key, dtype):
         return net.init(key, dtype=dtype)
     name = "init(key)" if callable(init) else "init"
     params = net.check_params(init(key) if callable(init) else init, name=name)
-    for l, layer in enumerate(params):
-        for leaf in ("W", "b"):
-            where = f"{name}[{l}][{leaf!r}]"
-            value = _checks.real(layer[leaf], where)
-            if not jnp.issubdtype(value.dtype, jnp.floating):
-                raise TypeError(f"{where}: expected floating parameters, got dtype {value.dtype}")
-            _checks.finite(value, where)
-    return params
+    return _checks.finite_leaves(_checks.floating_leaves(params, name), name)
 
 
 def _check_descent(optimizer, state: TrainState):
