@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import numbers
+import os
 
 import jax
 import jax.numpy as jnp
@@ -212,6 +213,17 @@ def named(value, table: dict, kind: type, argument: str, what: str):
             f"got {value!r}"
         )
     raise TypeError(f"{argument}: expected {what} (str) or an {public}, got {type(value).__name__}")
+
+
+def path(value, name: str = "path") -> str:
+    """``value`` as a non-empty file path str (``os.PathLike`` accepted)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a file path (str or os.PathLike), got {value!r}")
+    if not value:
+        raise ValueError(f"{name}: expected a file path, got ''")
+    return value
 
 
 def require(module: str, package: str):

@@ -167,12 +167,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     import zlib  # local: only read_idx needs zlib.error (what gzip raises for corrupt data)
 
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(f"path: expected a file path (str or os.PathLike), got {path!r}")
-    if not path:
-        raise ValueError("path: expected a file path, got ''")
+    path = _checks.path(path)
     try:
         with open(path, "rb") as f:
             raw = f.read()

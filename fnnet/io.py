@@ -58,17 +58,6 @@ _DAMAGE = (
 )
 
 
-def _file_path(path) -> str:
-    """``path`` as a non-empty str."""
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(f"path: expected a file path (str or os.PathLike), got {path!r}")
-    if not path:
-        raise ValueError("path: expected a file path, got ''")
-    return path
-
-
 # -- save ------------------------------------------------------------------------------------------
 def _extra_dtype(name) -> np.dtype | None:
     """The ml_dtypes dtype called ``name`` (bfloat16, float8_e4m3fn, int4, ...), else None."""
@@ -184,7 +173,7 @@ def save(path: str | os.PathLike, params) -> str:
         a dict with non-string keys, a PRNG key array, a NamedTuple type defined in a function).
       FileNotFoundError: the folder of ``path`` does not exist.
     """
-    path = _file_path(path)
+    path = _checks.path(path)
     if not path.endswith(".npz"):
         path += ".npz"
     if params is None:
@@ -503,7 +492,7 @@ def load(path: str | os.PathLike, like=None):
       FileNotFoundError, IsADirectoryError, PermissionError: ``path`` names no readable file.
       ValueError: the file is damaged, is not an fnnet parameter file, or does not match ``like``.
     """
-    path = _find_file(_file_path(path))
+    path = _find_file(_checks.path(path))
     if like is not None:
         _check_like(like)
     try:

@@ -1,7 +1,6 @@
 """fnnet.sweep: one compiled program per sweep, seed keys independent of chunks and devices,
 resuming after a kill without recomputing, diverged seeds isolated, clear errors."""
 
-import contextlib
 import functools
 import os
 import signal
@@ -16,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _children import reaped
 
 import fnnet as fn
 import fnnet.sweep as sweep
@@ -103,7 +103,9 @@ def _child_env(n_devices=1):
         JAX_PLATFORMS="cpu",
         JAX_ENABLE_X64="1",  # as conftest.py sets it in this process
         XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}",
-        PYTHONPATH=os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PYTHONPATH=os.pathsep.join(
+            [ROOT, os.path.join(ROOT, "tests"), env.get("PYTHONPATH", "")]
+        ).rstrip(os.pathsep),
     )
     return env
 
@@ -116,18 +118,6 @@ def _child(entry, *args, n_devices=1, **popen):
 def _finish(proc, timeout=120):
     stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, (stdout or b"").decode() + (stderr or b"").decode()
-
-
-@contextlib.contextmanager
-def _reaped(*procs):
-    """Kills and reaps the children that are still running when the block ends (a failed test)."""
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate()
 
 
 def child_four_devices(path):
@@ -199,7 +189,7 @@ def test_sweep_of_xor_training_equals_a_python_loop_of_fit(getkey):
 def test_results_agree_across_chunk_sizes_and_1_vs_4_devices(tmp_path):
     path = tmp_path / "four.npz"
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with _reaped(_child("child_four_devices", path, n_devices=4, **pipes)) as (proc,):
+    with reaped(_child("child_four_devices", path, n_devices=4, **pipes)) as (proc,):
         runs = {
             cs: sweep.run(train_xor, 24, grid=GRID, chunk_size=cs, progress=False)
             for cs in (None, 4, 16)
@@ -246,7 +236,7 @@ def test_resume_after_sigkill_recomputes_only_the_missing_chunks(tmp_path):
     out = tmp_path / "sweep"
     chunks = out / "chunks"
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with _reaped(_child("child_slow", out, **quiet)) as (proc,):
+    with reaped(_child("child_slow", out, **quiet)) as (proc,):
         deadline = time.monotonic() + 90
         while not (chunks.is_dir() and any(p.suffix == ".npz" for p in chunks.iterdir())):
             assert proc.poll() is None, "the sweep ended before a chunk was written"
@@ -416,7 +406,7 @@ def test_two_processes_split_the_units_and_both_return_the_whole_sweep(tmp_path)
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     files = [tmp_path / f"p{p}.npz" for p in (0, 1)]
     children = [_child("child_process_of_two", port, p, out, files[p], **pipes) for p in (0, 1)]
-    with _reaped(*children):
+    with reaped(*children):
         for proc in children:
             _finish(proc)
     single = sweep.run(

@@ -2,7 +2,6 @@
 path and recomputed, settings that identify the program, exclusive settings, read-only folders,
 leftovers of killed writers, and clear."""
 
-import contextlib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _children import reaped
 
 import fnnet.sweep as sweep
 from fnnet import _atomic
@@ -81,7 +81,9 @@ def _child(entry, *args, without_root_powers=False):
         JAX_PLATFORMS="cpu",
         JAX_ENABLE_X64="1",  # as conftest.py sets it in this process
         XLA_FLAGS="--xla_force_host_platform_device_count=1",
-        PYTHONPATH=os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PYTHONPATH=os.pathsep.join(
+            [ROOT, os.path.join(ROOT, "tests"), env.get("PYTHONPATH", "")]
+        ).rstrip(os.pathsep),
     )
     command = ["-c", _CHILD, os.path.abspath(__file__), entry, *map(str, args)]
     if without_root_powers:  # root writes where permissions say no: drop that power
@@ -95,18 +97,6 @@ def _child(entry, *args, without_root_powers=False):
 def _output(proc, timeout=120):
     stdout, stderr = proc.communicate(timeout=timeout)
     return proc.returncode, (stdout + stderr).decode()
-
-
-@contextlib.contextmanager
-def _reaped(*procs):
-    """Kills and reaps the children that are still running when the block ends (a failed test)."""
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate()
 
 
 def child_race(out, key, ready, go, result):
@@ -179,7 +169,7 @@ def test_two_runs_with_other_keys_started_together_cannot_both_write(tmp_path):
     ready = [tmp_path / f"ready{k}" for k in (0, 1)]
     results = [str(tmp_path / f"u{k}.npy") for k in (0, 1)]
     children = [_child("child_race", out, k, ready[k], go, results[k]) for k in (0, 1)]
-    with _reaped(*children):
+    with reaped(*children):
         deadline = time.monotonic() + 90
         while not all(r.exists() for r in ready):
             assert all(c.poll() is None for c in children), "a child ended before the start"
@@ -269,7 +259,7 @@ def test_an_edited_train_one_is_refused_as_such(tmp_path, make, before, same, ed
 def test_the_fingerprint_is_equal_in_fresh_processes(tmp_path):
     outs = [tmp_path / "a", tmp_path / "b"]
     children = [_child("child_relu_softmax", out) for out in outs]
-    with _reaped(*children):
+    with reaped(*children):
         for child in children:
             code, output = _output(child)
             assert code == 0, output
@@ -381,7 +371,7 @@ def test_a_read_only_folder_is_refused_before_training_and_loads_when_complete(t
     _read_only(partial)
     _read_only(complete)
     try:
-        with _reaped(_child("child_read_only", partial, complete, result, without_root_powers=as_root)) as (child,):  # fmt: skip
+        with reaped(_child("child_read_only", partial, complete, result, without_root_powers=as_root)) as (child,):  # fmt: skip
             code, output = _output(child)
         assert code == 0, output
     finally:
