@@ -78,6 +78,23 @@ def sgd_or_adam(name: str, settings: dict):
     raise ValueError(f"optimizers: expected 'sgd' or 'adam', got {name!r}")
 
 
+def progress(iterable=None, *, desc: str, total: int | None = None, unit: str = "it"):
+    """A progress bar for the work inside an experiment (its seeds, cells, settings or chunks):
+    ``tqdm`` on stderr, nested under the runner's bar and removed when done (``leave=False``).
+    Iterate over it, or call ``update(n)`` on it as work finishes."""
+    from tqdm import tqdm
+
+    return tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        unit=unit,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
+
+
 def pyplot():
     """matplotlib's pyplot on the file-only Agg backend."""
     import matplotlib
