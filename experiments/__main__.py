@@ -1,7 +1,13 @@
-"""Runs every experiment (or the ones named) on its quick defaults and writes results/REPORT.md.
+"""Runs every experiment (or the ones named), in the lecture's order, and keeps results/REPORT.md
+up to date after each one.
 
-python -m experiments                  # all, quick
-python -m experiments digits --full    # one, full settings
+python -m experiments                  # all, quick settings
+python -m experiments digits --full    # one, full settings (the quick result stays beside it)
+python -m experiments --force          # recompute finished results instead of reusing them
+
+Results live in results/NAME/quick/ and results/NAME/full/. A result finished earlier with the
+same settings is reused and announced as cached. REPORT.md shows, for every experiment, the
+fullest result on disk (full where finished, else quick) and says which.
 """
 
 from __future__ import annotations
@@ -9,48 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pkgutil
 import sys
 
-import experiments
-from experiments import _harness
-from fnnet import _atomic
+from experiments import _harness, _report
 
 
 def discover() -> list[str]:
-    """Every experiment module: a module of this package with CLAIM, QUICK, FULL, run, report."""
-    names = []
-    for info in pkgutil.iter_modules(experiments.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"experiments.{info.name}")
-        if all(hasattr(module, a) for a in ("CLAIM", "QUICK", "FULL", "run", "report")):
-            names.append(info.name)
-    return sorted(names)
-
-
-def write_report(results: list[dict], path: str) -> None:
-    lines = ["# fnnet experiments: report", ""]
-    for r in results:
-        module = importlib.import_module(f"experiments.{r['experiment']}")
-        lines += [
-            f"## {r['experiment']} ({r['mode']}, {r['seconds']} s): {r.get('verdict', '-')}",
-            "",
-            f"**Claim.** {r['claim']}",
-            "",
-            *module.report(r),
-            "",
-        ]
-        for fig in r.get("figures", []):
-            lines += [f"![{fig}]({r['experiment']}/{fig})", ""]
-        lines += [
-            f"Settings: `{r['settings']}`; jax {r['versions']['jax']} on "
-            f"{r['versions']['backend']}.",
-            "",
-        ]
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    text = "\n".join(lines).encode()
-    _atomic.write(path, lambda f: f.write(text))
+    """Every experiment, in the lecture's order (see ``experiments._report.ORDER``)."""
+    return _report.discover()
 
 
 def main(argv=None) -> int:
@@ -68,25 +40,20 @@ def main(argv=None) -> int:
     unknown = sorted(set(args.names) - set(all_names))
     if unknown:
         p.error(f"names: expected experiments among {all_names}, got {unknown}")
-    names = args.names or all_names
+    names = _report.lecture_order(args.names or all_names)
+    mode = "full" if args.full else "quick"
     from tqdm import tqdm
 
-    results = []
-    with tqdm(names, desc="experiments", unit="exp") as bar:
+    bar_format = "{desc}: {n_fmt}/{total_fmt} {bar} [{elapsed}] {postfix}"
+    with tqdm(names, desc="experiments", unit="exp", bar_format=bar_format) as bar:
         for name in bar:
             bar.set_postfix_str(name)
             module = importlib.import_module(f"experiments.{name}")
-            results.append(
-                _harness.run_experiment(
-                    module,
-                    "full" if args.full else "quick",
-                    os.path.join(args.out, name),
-                    args.force,
-                )
-            )
-    report = os.path.join(args.out, "REPORT.md")
-    write_report(results, report)
-    print(f"wrote {report}")
+            out = os.path.join(args.out, name, mode)
+            result = _harness.run_experiment(module, mode, out, args.force)
+            path = _report.write(args.out, all_names)
+            _harness.announce(f"{name}: {result.get('verdict', '-')}: {result.get('headline', '')}")
+    print(f"wrote {path}")
     return 0
 
 

@@ -137,29 +137,65 @@ def experiment_name(module) -> str:
     return full.rsplit(".", 1)[-1]
 
 
-def run_experiment(module, mode: str = "quick", out: str | None = None, force: bool = False):
-    """Runs ``module.run(settings, out_dir)`` for ``mode`` and writes ``out_dir/result.json``.
+def machine() -> dict:
+    """The CPU model (Linux's /proc/cpuinfo, else ``platform.processor()``) and core count, so a
+    result says what machine its timings come from."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count()}
 
-    A result already on disk with the same settings is returned without running again.
+
+def announce(message: str) -> None:
+    """One line on stderr that does not break the progress bars."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+REQUIRED = ("verdict", "headline", "seeds")
+
+
+def run_experiment(module, mode: str = "quick", out: str | None = None, force: bool = False):
+    """Runs ``module.run(settings, out)`` for ``mode`` ("quick" or "full") and writes
+    ``out/result.json`` (default ``out``: ``results/NAME/MODE``).
+
+    A result already on disk with the same settings is returned without running again, and
+    announced as such on stderr (``force=True`` recomputes).
     """
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode: expected 'quick' or 'full', got {mode!r}")
     name = experiment_name(module)
     settings = dict(module.QUICK if mode == "quick" else module.FULL)
-    out = out or os.path.join(RESULTS, name)
+    out = out or os.path.join(RESULTS, name, mode)
     path = os.path.join(out, "result.json")
-    if not force and os.path.exists(path):
-        with open(path) as f:
-            old = json.load(f)
+    old = _read(path) if not force else None
+    if old is not None:
         if old.get("settings") == settings and old.get("mode") == mode:
+            when = old.get("finished", "an unrecorded date").replace("T", " ").replace("Z", " UTC")
+            announce(f"{name} ({mode}): cached result from {when} in {path}; --force to rerun")
             return old
+        announce(f"{name} ({mode}): settings differ from the result in {path}; recomputing")
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
     measured = module.run(settings, out)
+    missing = [k for k in REQUIRED if not measured.get(k)]
+    if missing:
+        raise ValueError(f"{name}.run: expected a result with {list(REQUIRED)}, missing {missing}")
     result = {
         "experiment": name,
         "claim": module.CLAIM,
         "mode": mode,
         "settings": settings,
         "seconds": round(time.perf_counter() - start, 2),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
         "versions": versions(),
         **measured,
     }
@@ -167,18 +203,39 @@ def run_experiment(module, mode: str = "quick", out: str | None = None, force: b
     return result
 
 
+def _read(path: str):
+    """The JSON object at ``path``, or None where there is none or it cannot be read (a damaged
+    result is recomputed, not trusted)."""
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        announce(f"{path}: cannot be read ({e}); recomputing")
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def main(module, argv=None):
-    """The command line of ``python -m experiments.NAME``."""
+    """The command line of ``python -m experiments.NAME``: runs it, prints its report section and
+    updates its section of ``results/REPORT.md`` (the others stay as they were)."""
+    from experiments import _report
+
     name = experiment_name(module)
     p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=module.CLAIM)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="small settings, the default")
     g.add_argument("--full", action="store_true", help="the full settings")
-    p.add_argument("--out", default=None, help=f"output folder (default {RESULTS}/{name})")
+    p.add_argument(
+        "--out", default=RESULTS, help=f"results folder (default {RESULTS}); writes OUT/{name}/MODE"
+    )
     p.add_argument("--force", action="store_true", help="recompute even if a result exists")
     args = p.parse_args(argv)
-    result = run_experiment(module, "full" if args.full else "quick", args.out, args.force)
+    mode = "full" if args.full else "quick"
+    result = run_experiment(module, mode, os.path.join(args.out, name, mode), args.force)
     print("\n".join(module.report(result)))
+    print(f"wrote {_report.write(args.out, _report.discover())}")
     return 0
 
 

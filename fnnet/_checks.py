@@ -112,9 +112,15 @@ def targets(t, batch: int, n_out: int, *, labels_allowed: bool, name: str = "T")
         return t
     if t.shape != (batch, n_out):
         extra = f" or integer labels of shape ({batch},)" if labels_allowed else ""
+        hint = ""
+        if not labels_allowed and jnp.issubdtype(t.dtype, jnp.integer) and t.shape == (batch,):
+            hint = (
+                "; integer class labels need loss='softmax_cross_entropy' (or one-hot targets "
+                f"of shape ({batch}, {n_out}))"
+            )
         raise ValueError(
             f"{name}: expected shape ({batch}, {n_out}) to match the network's output{extra}, "
-            f"got shape {shape_of(t)}"
+            f"got shape {shape_of(t)}{hint}"
         )
     if not jnp.issubdtype(t.dtype, jnp.floating):
         raise TypeError(f"{name}: expected floating targets, got dtype {t.dtype}")

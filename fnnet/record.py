@@ -117,8 +117,9 @@ class Record(NamedTuple):
         return jnp.where((solved_at < 0) & ok, epoch + 1, solved_at)
 
 
-def accuracy(net, loss, a, T):
-    """Fraction of examples classified correctly from the outputs ``a`` (batch, n_out), or
+def accuracy(net, loss, outputs, T):
+    """Fraction of examples classified correctly from the network's ``outputs`` (batch, n_out),
+    that is ``net.apply(params, X)`` (not the parameters: apply the network first), or
     ``None`` where the task is not classification; NaN where any output is NaN or infinite (a
     diverged network classifies nothing, whatever ``a >= 0.5`` happens to say).
 
@@ -126,6 +127,7 @@ def accuracy(net, loss, a, T):
     output every output unit is read as 1 where a >= 0.5, and an example is correct when all match.
     """
     loss = losses.get(loss)
+    a = outputs
     if loss.classification:
         labels = T if jnp.issubdtype(T.dtype, jnp.integer) else jnp.argmax(T, axis=-1)
         acc = jnp.mean(jnp.argmax(a, axis=-1) == labels)

@@ -146,3 +146,21 @@ def test_message_gives_expected_and_received():
         _fit(batch_size=5)
     with pytest.raises(ValueError, match=r"data\[1\]: expected shape \(4, 1\).*got shape \(3, 1\)"):
         _fit(data=(X, T[:3]))
+
+
+def test_integer_labels_with_mse_point_to_softmax_cross_entropy():
+    net = fn.MLP((2, 4, 3))
+    labels = np.array([0, 1, 2, 1])
+    with pytest.raises(ValueError, match=r"data\[1\]: expected shape \(4, 3\)") as err:
+        _fit(net=net, data=(X, labels))
+    assert "loss='softmax_cross_entropy'" in str(err.value)
+    # the same labels with that loss train
+    fn.train.fit(
+        net,
+        OPT,
+        jax.random.key(0),
+        (X, labels),
+        epochs=1,
+        batch_size=4,
+        loss="softmax_cross_entropy",
+    )
