@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _markdown import assert_tables_well_formed
 
 from experiments import _harness
 
@@ -21,6 +22,8 @@ def test_optimizers_small(tmp_path, monkeypatch):
         "lr_factors": [0.5, 1.0],
     }
     monkeypatch.setattr(ex, "QUICK", small)
+    # tiny programs compile several times faster at XLA's lowest optimisation level
+    monkeypatch.setattr(ex, "COMPILER_OPTIONS", {"xla_backend_optimization_level": 0})
     result = _harness.run_experiment(ex, "quick", str(tmp_path))
     assert list(result["rows"]) == ["SGD", "RMSProp"]
     for name, r in result["rows"].items():
@@ -34,7 +37,12 @@ def test_optimizers_small(tmp_path, monkeypatch):
         assert half["final_train_loss"]["per_seed"] != full["final_train_loss"]["per_seed"]
     assert result["verdict"] in ("holds", "partly", "fails")
     assert (tmp_path / "optimizers_curves.png").stat().st_size > 0
-    assert "RMSProp" in "\n".join(ex.report(result))
+    for key in ("headline", "seeds"):
+        assert isinstance(result[key], str) and result[key].strip()
+    lines = ex.report(result)
+    assert_tables_well_formed(lines)
+    text = "\n".join(lines)
+    assert "RMSProp" in text and "×0.5: final train loss / test acc" in text
 
 
 def _book_updates(name, grads, lr):

@@ -5,6 +5,7 @@ training sets are nested and its test set fixed."""
 import jax
 import numpy as np
 import pytest
+from _markdown import assert_tables_well_formed
 
 import fnnet as fn
 from experiments import _harness
@@ -13,19 +14,26 @@ from experiments import _harness
 def test_mnist1d_small_logistic_regression_beats_chance(tmp_path, monkeypatch):
     import experiments.mnist1d as ex
 
-    small = {**ex.QUICK, "hidden": [16], "epochs": 3, "seeds": 2}
+    # 1000 sequences (800 training, 200 test), as the gpu test uses: generated once
+    small = {**ex.QUICK, "hidden": [16], "epochs": 10, "seeds": 2, "num_samples": 1000}
     monkeypatch.setattr(ex, "QUICK", small)
     result = _harness.run_experiment(ex, "quick", str(tmp_path))
     lr, mlp = result["rows"]["logistic regression"], result["rows"]["MLP"]
-    assert (result["n_train"], result["n_test"], result["steps"]) == (4000, 1000, 120)
+    assert (result["n_train"], result["n_test"], result["steps"]) == (800, 200, 80)
+    assert np.array(result["curves"]["MLP"]["eval_accuracy"]).shape == (10,)
     assert lr["sizes"] == [40, 10] and mlp["sizes"] == [40, 16, 10]
     assert lr["paper_test_accuracy"] == 0.32 and mlp["paper_test_accuracy"] == 0.68
-    # ten balanced classes: chance is 10%; 3 epochs of logistic regression reach well above it
+    # ten balanced classes: chance is 10%; 80 steps of logistic regression reach well above it
     assert min(lr["test_accuracy"]["per_seed"]) > 0.2
     assert 0.2 < mlp["test_accuracy"]["mean"] <= 1.0
     assert result["verdict"] in ("holds", "partly", "fails")
     assert (tmp_path / "mnist1d_baselines.png").stat().st_size > 0
-    assert "paper" in "\n".join(ex.report(result))
+    for k in ("headline", "seeds"):
+        assert isinstance(result[k], str) and result[k]
+    assert "2 seeds" in result["headline"] and "(paper 32%)" in result["headline"]
+    lines = ex.report(result)
+    assert_tables_well_formed(lines)
+    assert "paper" in "\n".join(lines)
 
 
 DATA = {"sizes": [100, 200, 400], "n_test": 200, "data_seed": 7}
@@ -86,15 +94,48 @@ def test_data_scaling_small(tmp_path, monkeypatch):
     (_, _), (Xt, _) = ex.load_data(small, str(tmp_path))
     assert result["test_set_sha1"] == ex._sha1(Xt)
     assert result["largest_model"] == "small MLP"
+    assert result["linear_model"] == "logistic regression" and result["gain_from_size"] == 100
+    for name, m in result["models"].items():
+        per_seed = np.array(m["test_accuracy_per_seed"])
+        gain = per_seed[-1] - per_seed[0]  # from 100 to 400 sequences, per seed
+        assert result["gain_last_two_doublings"][name] == pytest.approx(gain.mean())
+        assert result["gain_std_over_seeds"][name] == pytest.approx(gain.std())
     assert result["verdict"] in ("holds", "fails")
     assert (tmp_path / "data_scaling.png").stat().st_size > 0
-    assert "scikit-learn" in "\n".join(ex.report(result))
+    for k in ("headline", "seeds"):
+        assert isinstance(result[k], str) and result[k]
+    lines = ex.report(result)
+    assert_tables_well_formed(lines)
+    assert "scikit-learn" in "\n".join(lines)
 
 
-def test_gpu_small_records_a_missing_gpu(tmp_path, monkeypatch):
+def test_gpu_without_a_gpu_says_so_and_times_nothing(tmp_path, monkeypatch):
+    import experiments.gpu as ex
+
+    def no_worker(*args):
+        raise AssertionError("a worker was started on a machine without a GPU")
+
+    monkeypatch.setattr(ex, "_run_worker", no_worker)
+    # the tests run with JAX_PLATFORMS=cpu: JAX sees no GPU
+    assert jax.default_backend() == "cpu" and ex.gpus() == []
+    result = _harness.run_experiment(ex, "quick", str(tmp_path))
+    assert result["gpu_available"] is False and result["ratios_gpu_over_cpu"] is None
+    assert result["verdict"] == "not tested: no GPU" and result["figures"] == []
+    assert result["note"].startswith("No GPU is visible to JAX on this machine (its backends: cpu")
+    assert "JAX_PLATFORMS=cpu" in result["note"] and "not tested" in result["note"]
+    assert ex.report(result) == [result["note"]]
+    assert_tables_well_formed(ex.report(result))
+    for k in ("headline", "seeds"):
+        assert isinstance(result[k], str) and result[k]
+
+
+def test_gpu_worker_small_and_the_two_backend_report(tmp_path):
+    import copy
+
     import experiments.gpu as ex
 
     small = {
+        "mnist1d_samples": 1000,
         "mlp_sizes": [40, 8, 10],
         "mlp_epochs": 1,
         "mlp_seeds": 4,
@@ -102,15 +143,35 @@ def test_gpu_small_records_a_missing_gpu(tmp_path, monkeypatch):
         "xor_epochs": 20,
         "repeats": 1,
     }
-    monkeypatch.setattr(ex, "QUICK", small)
-    result = _harness.run_experiment(ex, "quick", str(tmp_path))
-    cpu = result["backends"]["cpu"]
+    cpu = ex.worker(small)
     assert cpu["backend"] == "cpu"
     for w, _ in ex.WORKLOADS:
         assert cpu[w]["seconds"] > 0 and cpu[w]["seed_steps_per_s"] > 0
-    assert cpu["fit_vmap_seeds"]["seeds"] == 4 and cpu["xor_sweep"]["seeds"] == 64
-    # the tests run with JAX_PLATFORMS=cpu: no GPU, and the result says what is left to do
-    assert jax.default_backend() == "cpu"
-    assert result["gpu_available"] is False and result["ratios_gpu_over_cpu"] is None
-    assert result["verdict"] == "pending: no GPU" and "still to run" in result["note"]
-    assert "still to run" in "\n".join(ex.report(result))
+    assert (cpu["fit_one_seed"]["steps"], cpu["fit_vmap_seeds"]["seeds"]) == (8, 4)
+    assert cpu["xor_sweep"]["seeds"] == 64 and 0 <= cpu["xor_sweep"]["solved_fraction"] <= 1
+    # the comparison and its report, on a stand-in GPU result four times as fast (a test double:
+    # no GPU here), and one where the GPU is slower for the sweep
+    gpu = copy.deepcopy(cpu)
+    gpu["backend"], gpu["device_kind"] = "gpu", "stand-in GPU"
+    for w, _ in ex.WORKLOADS:
+        gpu[w]["seconds"] = cpu[w]["seconds"] / 4
+    runs = {"cpu": cpu, "gpu": gpu}
+    summary = ex.compare(runs, small)
+    assert summary["verdict"] == "holds"
+    assert summary["ratios_gpu_over_cpu"] == pytest.approx({w: 0.25 for w, _ in ex.WORKLOADS})
+    gpu["xor_sweep"]["seconds"] = cpu["xor_sweep"]["seconds"] * 2
+    assert ex.compare(runs, small)["verdict"] == "partly"
+    result = {
+        "settings": small,
+        "machine": {"cpu": "test CPU", "cores": 2},
+        "gpu_available": True,
+        "gpus": ["stand-in GPU"],
+        "backends": runs,
+        **summary,
+    }
+    lines = ex.report(result)
+    assert_tables_well_formed(lines)
+    assert sum(line.startswith("| ") for line in lines) == 1 + len(ex.WORKLOADS)
+    assert "4x |" in "\n".join(lines)
+    assert ex._figure(runs, small, result["machine"], str(tmp_path)) == "gpu_timings.png"
+    assert (tmp_path / "gpu_timings.png").stat().st_size > 0
