@@ -9,7 +9,7 @@ def test_readme_opens_with_the_two_commands():
     first_block = re.search(r"```bash\n(.*?)```", text, re.S).group(1).strip().splitlines()
     assert first_block == [
         "python -m pip install -e '.[experiments]' && python -m experiments",
-        "python -m pip install -e '.[dev]' && python -m pytest -q",
+        "python -m pip install -e '.[dev]' && python -m pytest -q -n auto",
     ]
 
 
