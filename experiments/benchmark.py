@@ -24,13 +24,16 @@ them. The Python and NumPy loops run on one core, as written. With ``one_device_
 settings) the worker also runs with a single host device. A larger network (8-32-32-1 on a
 regression task) and a layout crossover check that the layout "auto" picks is not tuned to XOR.
 
-The thresholds of the claim (:data:`THRESHOLDS`) lie below what was measured on 2-core CPUs.
-Quick settings on an AMD EPYC shared with other work (load 3-7), three runs: the slower sweep
-path 0.86-0.92x the hand-written loop, 4.1-5.1x the natural layout, 13-14x the fastest loop (the
-per-seed jit loop; NumPy 47-51x). On an Intel Xeon, an earlier form of this benchmark (full
-settings, the natural layout on one device) gave 3.9-4.8x the natural layout device for device
-and 33x the per-seed loop. Load presumably lowers the ratio to the one-core loops most: the
-sweep's second core is the one that other work takes.
+The thresholds of the claim (:data:`THRESHOLDS`) lie below what was measured on 2-core CPUs, so
+that they hold on a busy machine too. Quick settings on an AMD EPYC shared with other work, five
+runs at load 3-7 (on 2 cores): the slower sweep path 0.80-0.92x the hand-written loop, 4.1-5.1x the
+natural layout, 8-15x the fastest loop (the per-seed jit loop; NumPy 45-59x), the 8x at load 7. On
+an Intel Xeon, an earlier form of this benchmark (full settings, the natural layout on one device)
+gave 3.9-4.8x the natural layout device for device and 33x the per-seed loop. Load lowers the ratio
+to the one-core loops most: the sweep's second core is the one that other work takes. The ratios
+need calls long enough to hide the sweep's fixed cost per call (chunks, sharding, checks; about 7
+ms here): on 1,024 seeds x 200 steps, 2-3 ms of work per call, the same machine measured 0.42x the
+hand-written loop and 1.2x the natural layout.
 """
 
 from __future__ import annotations
@@ -47,11 +50,11 @@ from experiments import _harness, _seeds
 
 # the ratios the claim promises, fnnet.sweep's seed-steps/s (the slower of its two gradient paths)
 # over each peer's, measured in the same run: at least THRESHOLDS[peer]
-THRESHOLDS = {"hand_jax": 0.5, "natural_vmap": 2.0, "fastest_loop": 10.0}
+THRESHOLDS = {"hand_jax": 0.5, "natural_vmap": 2.0, "fastest_loop": 5.0}
 CLAIM = (
     "On a CPU, fnnet.sweep trains 2-2-1 XOR networks, with either gradient path, at least half as "
     "fast as a hand-written JAX loop over the 9 scalars, at least 2x as fast as the natural vmap "
-    "layout and at least 10x as fast as Python or NumPy loops, measured side by side on the same "
+    "layout and at least 5x as fast as Python or NumPy loops, measured side by side on the same "
     "cores."
 )
 QUICK = {
@@ -635,7 +638,8 @@ def _figure(runs, settings, m, out):
     ax.set_title(
         f"Training 2-2-1 XOR networks, {settings['seeds']:,} seeds × {settings['steps']:,} "
         f"full-batch steps (float32),\nall methods in one run on a {m['cores']}-core CPU "
-        f"({m['cpu']}), JAX on {r['devices']} host device(s)",
+        f"({m['cpu']}), JAX on {r['devices']} host device(s)\n"
+        "in brackets: how the sweep with hand-derived backprop compares with each method",
         fontsize=9,
     )
     ax.legend(fontsize=8, loc="lower right")
