@@ -10,7 +10,6 @@ with the book's 300 MNIST images; its 1000 test examples measure test accuracy t
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 
 import jax
@@ -20,6 +19,7 @@ import optax
 
 import fnnet as fn
 from experiments import _harness, _seeds
+from experiments.optimizers import seed_sharding
 
 CLAIM = (
     "Dropout reduces over-fitting: on a small training set it narrows the gap between train and "
@@ -31,7 +31,6 @@ QUICK = {
     "width": 100,
     "rates": [0.0, 0.2, 0.5],
     "seeds": 4,
-    "chunks": 2,  # the seeds run in this many equal chunks, two at a time
     "epochs": 150,
     "batch_size": 100,
     "optimizer": "adam",
@@ -56,13 +55,12 @@ def _optimizer(settings):
 
 
 def train(net: fn.MLP, rates, data, eval_data, settings, keys):
-    """Every dropout rate × seed: one compiled program, run in chunks of seeds on two threads.
+    """Every dropout rate × seed: one compiled program, its seeds split over the CPU cores.
 
     The rate is a traced value (``jax.vmap`` over rates, ``fnnet.backprop.value_and_grad`` with
     ``dropout=rate``), so all rates share the program; rate 0 draws masks of ones, the plain
     network. Seed i has the same key at every rate: the same initial weights and minibatch
-    order. The seeds are split into ``settings["chunks"]`` equal chunks (one program shape),
-    which run two at a time: XLA releases Python's lock, so two cores work at once.
+    order.
 
     Returns:
       the history as numpy arrays, each leaf (rates, seeds, epochs).
@@ -89,26 +87,15 @@ def train(net: fn.MLP, rates, data, eval_data, settings, keys):
     # their own: threefry random bits compile fast at optimisation level 0
     draw = jax.vmap(lambda k: net.init(jax.random.split(k)[0]))
     inits = jax.jit(draw, compiler_options=INIT_COMPILER_OPTIONS)(keys)
-
-    chunks = settings["chunks"]
-    if keys.shape[0] % chunks:
-        raise ValueError(f"seeds: expected a multiple of chunks ({chunks}), got {keys.shape[0]}")
-    size = keys.shape[0] // chunks
-    parts = [
-        (keys[i : i + size], jax.tree.map(lambda a, i=i: a[i : i + size], inits))
-        for i in range(0, keys.shape[0], size)
-    ]
+    sharded = jax.device_put((keys, inits), seed_sharding(keys.shape[0]))
     rates = jnp.asarray(rates, jnp.float32)
-    compiled = jax.jit(program, compiler_options=COMPILER_OPTIONS).lower(*parts[0], rates).compile()
-    with (
-        concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool,
-        _harness.progress(desc="dropout: chunks of seeds", total=chunks, unit="chunk") as bar,
-    ):
-        futures = [pool.submit(compiled, k, p, rates) for k, p in parts]
-        for _ in concurrent.futures.as_completed(futures):
-            bar.update(1)
-        done = [jax.tree.map(np.asarray, f.result()) for f in futures]
-    return jax.tree.map(lambda *a: np.concatenate(a, axis=1), *done)
+    with _harness.progress(desc="dropout: compile, train", total=2, unit="step") as bar:
+        compiled = jax.jit(program, compiler_options=COMPILER_OPTIONS).lower(*sharded, rates)
+        compiled = compiled.compile()
+        bar.update(1)
+        h = jax.tree.map(np.asarray, compiled(*sharded, rates))
+        bar.update(1)
+    return h
 
 
 def _rate_result(h):

@@ -8,8 +8,8 @@ Learning from Scratch's default) that makes a deep sigmoid network hard to train
 a ≈ 0.5 and the gradient shrinks by about √width · 0.01 · 1/4 per layer on its way back.
 
 How it runs: the autoencoders of every seed train at once (one compiled program, ``jax.vmap``
-over keys); each optimizer's fine-tuning is one compiled program that serves every arm (its seeds
-vmapped), compiled while the pre-training runs, and the random arms fine-tune meanwhile too.
+over keys); the fine-tuning is one compiled program for every optimizer and arm (optimizers and
+seeds vmapped), compiled while the pre-training runs, and the random arms fine-tune meanwhile.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import optax
 
 import fnnet as fn
 from experiments import _harness, _seeds
+from experiments.optimizers import switch
 
 CLAIM = (
     "Greedy layer-wise unsupervised pre-training (autoencoders) makes a deep sigmoid network "
@@ -33,7 +34,7 @@ QUICK = {
     "hidden": [100, 100, 100, 100, 100],
     "n_train": None,
     "seeds": 4,
-    "pretrain_epochs": 10,
+    "pretrain_epochs": 5,
     "pretrain_lr": 1e-3,
     "pretrain_batch_size": 100,
     "epochs": 15,
@@ -102,24 +103,42 @@ def pretrain(net: fn.MLP, X, keys, settings):
     return params, [np.asarray(c) for c in curves], np.asarray(variance).T
 
 
-def fine_tuner(net: fn.MLP, optimizer, data, eval_data, settings, fit_keys, like):
-    """The compiled fine-tuning of one arm's seeds for ``optimizer``: a function
-    ``start -> history``, compiled here for the shapes of ``like`` (initial parameters stacked
-    over seeds; their values are not used), so it can compile before the pre-trained parameters
-    exist. Seed i has fit key ``fit_keys[i]`` in every arm: the same minibatch order. The
-    history comes back as numpy arrays, each leaf (seeds, epochs).
+def fine_tuner(net: fn.MLP, data, eval_data, settings, fit_keys, like):
+    """The compiled fine-tuning of one arm's seeds with every optimizer of the settings: a
+    function ``start -> histories`` (one history per optimizer, each leaf (seeds, epochs), as
+    numpy arrays), compiled here for the shapes of ``like`` (initial parameters stacked over
+    seeds; their values are not used), so it can compile before the pre-trained parameters
+    exist. One program serves every optimizer: the optimizer is a traced index
+    (``experiments.optimizers.switch``), vmapped with the seeds. Seed i has fit key
+    ``fit_keys[i]`` in every arm and with every optimizer: the same minibatch order.
     """
-    fit = _seeds.fit_seeds(
-        net,
-        optimizer,
-        data,
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        loss=LOSS,
-        eval_data=eval_data,
+    optimizers = [_harness.sgd_or_adam(o, settings)[0] for o in settings["optimizers"]]
+
+    def program(which, fit_keys, start):
+        def one(i):
+            fit = _seeds.fit_seeds(
+                net,
+                switch(i, optimizers),
+                data,
+                epochs=settings["epochs"],
+                batch_size=settings["batch_size"],
+                loss=LOSS,
+                eval_data=eval_data,
+            )
+            return fit(fit_keys, start)
+
+        return jax.vmap(one)(which)
+
+    which = jnp.arange(len(optimizers))
+    compiled = (
+        jax.jit(program, compiler_options=COMPILER_OPTIONS).lower(which, fit_keys, like).compile()
     )
-    compiled = jax.jit(fit, compiler_options=COMPILER_OPTIONS).lower(fit_keys, like).compile()
-    return lambda start: jax.tree.map(np.asarray, compiled(fit_keys, start))
+
+    def tune(start):
+        h = jax.tree.map(np.asarray, compiled(which, fit_keys, start))
+        return [jax.tree.map(lambda a, i=i: a[i], h) for i in range(len(optimizers))]
+
+    return tune
 
 
 def _reconstruction(recon, variance, sizes):
@@ -148,59 +167,60 @@ def _arm_result(h):
     }
 
 
+def _random_starts(net: fn.MLP, keys):
+    """The initial weights of the random arms, by arm name, stacked over ``keys``: one program
+    (threefry random bits compile fast at optimisation level 0)."""
+
+    def draw(keys):
+        return {
+            name: jax.vmap(lambda k, s=scheme, c=scale: net.init(k, s, c))(keys)
+            for name, scheme, scale, _ in ARMS[1:]
+        }
+
+    return jax.jit(draw, compiler_options=INIT_COMPILER_OPTIONS)(keys)
+
+
 def _train_everything(net: fn.MLP, data, eval_data, settings):
     """Pre-training and the fine-tuning of every arm with every optimizer, on two threads.
 
     Thread A pre-trains, then fine-tunes the pre-trained arm; thread B meanwhile compiles the
-    fine-tuning program of every optimizer (one per optimizer, serving all arms) and fine-tunes
-    the random arms. Returns ``(recon, variance, histories)`` with
-    ``histories[(optimizer, arm)]``.
+    fine-tuning program (one for every optimizer and arm) and fine-tunes the random arms.
+    Returns ``(recon, variance, histories)`` with ``histories[(optimizer, arm)]``.
     """
     keys = jax.random.split(jax.random.key(settings["seed"]), settings["seeds"])
     split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)  # (seeds, 3)
     pre_keys, init_keys, fit_keys = split[:, 0], split[:, 1], split[:, 2]
-    starts = jax.jit(
-        lambda ks: {
-            name: jax.vmap(lambda k, s=scheme, c=scale: net.init(k, s, c))(ks)
-            for name, scheme, scale, _ in ARMS[1:]
-        },
-        compiler_options=INIT_COMPILER_OPTIONS,
-    )(init_keys)
+    starts = _random_starts(net, init_keys)
     opts = settings["optimizers"]
-    tuners = {o: concurrent.futures.Future() for o in opts}
+    tuner = concurrent.futures.Future()
     histories = {}
+
+    def tune(arm, start, bar):
+        for o, h in zip(opts, tuner.result()(start), strict=True):
+            histories[(o, arm)] = h
+        bar.update(1)
 
     def lane_a(bar):
         pretrained, recon, variance = pretrain(net, data[0], pre_keys, settings)
         bar.update(1)
-        for o in opts:
-            histories[(o, "pretrained")] = tuners[o].result()(pretrained)
-            bar.update(1)
+        tune("pretrained", pretrained, bar)
         return recon, variance
 
     def lane_b(bar):
         try:
-            for o in opts:
-                optimizer = _harness.sgd_or_adam(o, settings)[0]
-                like = starts["xavier"]
-                tuners[o].set_result(
-                    fine_tuner(net, optimizer, data, eval_data, settings, fit_keys, like)
-                )
-                bar.update(1)
-        except BaseException as e:  # lane A waits on the tuners: hand it the error
-            for f in tuners.values():
-                if not f.done():
-                    f.set_exception(e)
+            tuner.set_result(fine_tuner(net, data, eval_data, settings, fit_keys, starts["xavier"]))
+        except BaseException as e:  # lane A waits on the tuner: hand it the error
+            tuner.set_exception(e)
             raise
-        for o in opts:
-            for name, *_ in ARMS[1:]:
-                histories[(o, name)] = tuners[o].result()(starts[name])
-                bar.update(1)
+        bar.update(1)
+        for name, *_ in ARMS[1:]:
+            tune(name, starts[name], bar)
 
-    steps = 1 + len(opts) * (1 + len(ARMS))
     with (
         concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool,
-        _harness.progress(desc="pretraining: pre-train, compile, fine-tune", total=steps) as bar,
+        _harness.progress(
+            desc="pretraining: pre-train, compile, fine-tune", total=2 + len(ARMS), unit="step"
+        ) as bar,
     ):
         a, b = pool.submit(lane_a, bar), pool.submit(lane_b, bar)
         b.result()
@@ -352,6 +372,8 @@ def _recon_figure(recon, variance, settings, out):
     """The reconstruction loss of every layer's autoencoder over its pre-training epochs, as a
     fraction of the variance of its inputs; mean over seeds with a ± one std band."""
     plt = _harness.pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for l, (c, v) in enumerate(zip(recon, variance)):
         epochs = np.arange(1, c.shape[1] + 1)
@@ -365,6 +387,7 @@ def _recon_figure(recon, variance, settings, out):
         f"greedy autoencoder pre-training, per layer: mean ± std over {settings['seeds']} seeds",
         fontsize=10,
     )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     return _harness.save_figure(fig, out, "pretraining_reconstruction.png")
 
@@ -428,7 +451,8 @@ def _report_fine_tuning(result):
         word = "helps" if c["helps"] else "hurts" if c["hurts"] else "makes no clear difference"
         lines.append(
             f"- {result['optimizer_labels'][opt_name]}: pre-training {word}: test accuracy "
-            f"{c['difference']:+.3f} against the better random init ({labels[c['best_random_init']]}"
+            f"{c['difference']:+.3f} against the better random init "
+            f"({labels[c['best_random_init']]}"
             f"; two standard errors of the difference over {n} seeds per arm: "
             f"{c['two_standard_errors']:.3f})."
         )

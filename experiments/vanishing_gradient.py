@@ -112,61 +112,53 @@ def _groups(configs) -> dict[str, list[tuple]]:
     return groups
 
 
-def at_init(net: fn.MLP, configs, X, y, settings, key, train_keys):
+def at_init(net: fn.MLP, configs, X, y, settings, key):
     """Measurements at initialisation of every configuration in ``configs`` (all with ``net``'s
-    hidden activation), and the initial weights of their training runs, as one compiled program
-    (drawing random weights compiles fast at the low optimisation level this program runs at).
+    hidden activation), as one compiled program; it also hands on the initial weights of the
+    training runs: training seed i starts from init seed i's weights, the network measured here.
 
-    Init seed i (of ``init_seeds``) draws its own random batch of ``grad_examples`` training
-    examples, the same for every configuration. On it: the weight gradient norm ‖∂L/∂W^(l)‖ per
+    Init seed i (of ``init_seeds``) has its own batch of ``grad_examples`` = n training examples,
+    i·n .. i·n + n - 1 (cyclically; MNIST-1D's examples come in random order), the same for
+    every configuration. On it: the weight gradient norm ‖∂L/∂W^(l)‖ per
     layer of the batch loss and of single examples (averaged over the batch), the fraction of
     saturated units per layer and the standard deviation of each layer's activations. Besides,
     the activations of every hidden layer for the first ``hist_examples`` training examples under
     init seed 0 (for the histograms).
 
-    Training seed i (key ``train_keys[i]``) starts each configuration from the weights that
-    ``fit``'s ``init`` would draw from that key (from its first half) by the configuration's
-    scheme: the same key for every configuration.
-
     Returns:
       ``(measured, inits)``: per configuration name, numpy arrays ``batch``, ``single``,
       ``saturated``, ``std`` (init_seeds, n_layers) and ``hist`` (depth, hist_examples, width);
-      and the training runs' initial weights, stacked (configs × seeds, ...), for :func:`train`.
+      and the initial weights of init seeds 0 .. ``seeds`` - 1 of every configuration, stacked
+      (configs × seeds, ...), for :func:`train`.
     """
     n, depth = settings["grad_examples"], net.n_layers - 1
     X, y = jnp.asarray(X), jnp.asarray(y)
     Xh = X[: settings["hist_examples"]]
 
-    def measure(p, k_batch):
-        idx = jax.random.choice(k_batch, X.shape[0], (n,), replace=False)
-        Xb, yb = X[idx], y[idx]
-        batch = fn.diagnostics.gradient_norms(net, p, Xb, yb, LOSS)
-        single = jax.vmap(
-            lambda x, t: fn.diagnostics.gradient_norms(net, p, x[None, :], t[None], LOSS)
-        )(Xb, yb)
-        stats = fn.diagnostics.activation_stats(net, p, Xb)
-        return {
-            "batch": batch,
-            "single": jnp.mean(single, axis=0),
-            "saturated": stats["saturated"],
-            "std": stats["std"],
-        }
+    def measure(p, i):  # init seed i's batch: training examples i·n .. i·n + n - 1, cyclically
+        return _measure(net, p, X, y, (i * n + jnp.arange(n)) % X.shape[0])
 
-    def program(keys, train_keys):
-        split = jax.vmap(jax.random.split)(keys)  # (init_seeds, 2): init key, batch key
+    def program(keys):
+        split = jax.vmap(jax.random.split)(keys)
         params = _stacked_inits(net, configs, split[:, 0])  # (configs × init_seeds, ...)
-        batch_keys = jnp.concatenate([split[:, 1]] * len(configs))
+        batches = jnp.tile(jnp.arange(keys.shape[0]), len(configs))
         # one network after another: the single-example gradients of a batch are large
-        out = jax.lax.map(lambda a: measure(*a), (params, batch_keys))
+        out = jax.lax.map(lambda a: measure(*a), (params, batches))
         first = jax.tree.map(lambda a: a[:: keys.shape[0]], params)  # init seed 0 of each
         out["hist"] = jax.vmap(
             lambda p: jnp.stack(fn.diagnostics.layer_activations(net, p, Xh)[:depth])
         )(first)
-        fit_init_keys = jax.vmap(lambda k: jax.random.split(k)[0])(train_keys)
-        return out, _stacked_inits(net, configs, fit_init_keys)
+        c, n_init = len(configs), keys.shape[0]
+        first_seeds = jax.tree.map(
+            lambda a: a.reshape(c, n_init, *a.shape[1:])[:, :train_seeds].reshape(-1, *a.shape[1:]),
+            params,
+        )
+        return out, first_seeds
 
-    seeds = settings["init_seeds"]
-    m, inits = _jit(program, "at_init")(jax.random.split(key, seeds), train_keys)
+    seeds, train_seeds = settings["init_seeds"], settings["seeds"]
+    if train_seeds > seeds:
+        raise ValueError(f"seeds: expected at most init_seeds ({seeds}), got {train_seeds}")
+    m, inits = _jit(program, "at_init")(jax.random.split(key, seeds))
     m = jax.tree.map(np.asarray, m)
     hist = m.pop("hist")
     measured = {
@@ -174,6 +166,23 @@ def at_init(net: fn.MLP, configs, X, y, settings, key, train_keys):
         for i, c in enumerate(configs)
     }
     return measured, inits
+
+
+def _measure(net: fn.MLP, p, X, y, idx):
+    """On the batch ``X[idx]``: the weight gradient norm per layer of the batch loss and of
+    single examples (averaged over the batch), the fraction of saturated units and the standard
+    deviation of the activations per layer, each (n_layers,)."""
+    Xb, yb = X[idx], y[idx]
+    single = jax.vmap(
+        lambda x, t: fn.diagnostics.gradient_norms(net, p, x[None, :], t[None], LOSS)
+    )(Xb, yb)
+    stats = fn.diagnostics.activation_stats(net, p, Xb)
+    return {
+        "batch": fn.diagnostics.gradient_norms(net, p, Xb, yb, LOSS),
+        "single": jnp.mean(single, axis=0),
+        "saturated": stats["saturated"],
+        "std": stats["std"],
+    }
 
 
 def _stacked_inits(net: fn.MLP, configs, keys):
@@ -218,7 +227,8 @@ def train(net: fn.MLP, configs, optimizer, data, eval_data, settings, keys, init
     """The training runs of every configuration in ``configs`` (all with ``net``'s hidden
     activation), ``len(keys)`` seeds each, as one compiled program (vmap over configurations ×
     seeds). Seed i has key ``keys[i]`` in every configuration, the same minibatch order;
-    ``inits`` holds the initial weights, stacked (configs × seeds, ...), from :func:`at_init`.
+    ``inits`` holds the initial weights, stacked (configs × seeds, ...), from :func:`at_init`
+    (seed i of every configuration drawn from one key).
 
     Returns:
       per configuration name, its history as numpy arrays, each leaf (seeds, epochs).
@@ -257,10 +267,11 @@ def _training_entry(h):
 
 def _measure_and_train(groups, sizes, data, eval_data, settings, keys):
     """Every configuration measured at initialisation (key ``keys[0]``) and trained with every
-    optimizer (key ``keys[1]``): per hidden activation one program at initialisation, then one
-    per optimizer for training. The activations run on a pool of two threads, the slowest first:
-    XLA releases Python's lock while it compiles and runs, so two cores work at once. The bar
-    counts the programs.
+    optimizer from the first ``seeds`` of those initialisations (minibatch order from key
+    ``keys[1]``): per hidden activation one program at initialisation, then one per optimizer
+    for training. The hidden activations' programs run on a pool of two threads, the biggest
+    group first: XLA releases Python's lock while it compiles and runs, so two cores work at
+    once. The bar counts the programs.
 
     Returns:
       ``(configs, hists, curves)``: the result entry per configuration name, its histogram
@@ -271,7 +282,7 @@ def _measure_and_train(groups, sizes, data, eval_data, settings, keys):
 
     def group(hidden, bar):
         net = fn.MLP(sizes, hidden=hidden, output="identity")
-        measured, inits = at_init(net, groups[hidden], *data, settings, keys[0], train_keys)
+        measured, inits = at_init(net, groups[hidden], *data, settings, keys[0])
         bar.update(1)
         histories = {}
         for o in opts:
@@ -325,9 +336,10 @@ def _headline(configs, settings):
     sig, relu = configs["sigmoid-xavier"], configs["relu-he"]
     t = {k: c["training"][settings["optimizers"][0]] for k, c in (("s", sig), ("r", relu))}
     depth = settings["depth"]
+    rs, rr = sig["ratio_first_last_single"], relu["ratio_first_last_single"]
     return (
-        f"gradient ratio layer 1/{depth}: sigmoid {sig['ratio_first_last_single']['geomean']:.0e}, "
-        f"ReLU {relu['ratio_first_last_single']['geomean']:.2f}; train acc. "
+        f"grad. ratio layer 1/{depth}: sigmoid {rs['geomean']:.0e} [{rs['min']:.0e}–{rs['max']:.0e}], "
+        f"ReLU {rr['geomean']:.2f} [{rr['min']:.2f}–{rr['max']:.2f}]; train acc. "
         f"{t['s']['final_train_accuracy_mean']:.2f} ± {t['s']['final_train_accuracy_std']:.2f} vs "
         f"{t['r']['final_train_accuracy_mean']:.2f} ± {t['r']['final_train_accuracy_std']:.2f}"
     )
@@ -395,6 +407,22 @@ def _coincide_note(groups) -> str:
     return "\n" + textwrap.fill(text, 70)
 
 
+def _near_zero_note(configs) -> str:
+    """Which saturation curves lie on top of each other at 0 (below 1%) from some layer on:
+    ``"\n"`` and a sentence, or ``""`` where fewer than two do."""
+    since = {}
+    for c in configs.values():
+        sat = np.asarray(c["saturated_per_layer"])
+        above = np.nonzero(sat >= 0.01)[0]
+        first = 1 if above.size == 0 else above[-1] + 2  # 1-based layer after the last >= 1%
+        if first <= sat.size:
+            since[c["label"]] = first
+    if len(since) < 2:
+        return ""
+    text = f"{'; '.join(since)}: on top of each other below 1% from layer {max(since.values())} on"
+    return "\n" + textwrap.fill(text, 70)
+
+
 def _gradient_figure(configs, settings, out):
     """Left: ‖∂L/∂W^(l)‖ per weight layer at initialisation (geometric mean over init seeds, with
     its min-max band) for every configuration; right: the fraction of saturated units per layer."""
@@ -420,7 +448,8 @@ def _gradient_figure(configs, settings, out):
     a2.set_xticks(np.arange(1, depth + 1))
     same = _coinciding({c["label"]: c["saturated_per_layer"] for c in configs.values()}, 0.02)
     a2.set_title(
-        "saturated: sigmoid a < 0.1 or a > 0.9; tanh |a| > 0.9; ReLU a = 0" + _coincide_note(same),
+        "saturated: sigmoid a < 0.1 or a > 0.9; tanh |a| > 0.9; ReLU a = 0"
+        + (_coincide_note(same) or _near_zero_note(configs)),
         fontsize=10,
     )
     fig.suptitle(
@@ -542,7 +571,8 @@ def _report_setup(result):
         "the first to the last hidden layer's weight gradient, for the gradient of the batch loss "
         "and for single examples (norms averaged over the batch), geometric mean [min, max] over "
         "init seeds; saturation and activation std as mean ± sd over init seeds. "
-        f"Training: {s['seeds']} seeds, {s['epochs']} epochs, minibatch {s['batch_size']}, "
+        f"Training: {s['seeds']} seeds (seed i from init seed i's weights), {s['epochs']} epochs, "
+        f"minibatch {s['batch_size']}, "
         + "; ".join(result["optimizer_labels"].values())
         + f"; accuracies mean ± sd over the {s['seeds']} seeds.",
     ]

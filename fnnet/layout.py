@@ -1,8 +1,9 @@
 """How the compiled training loop holds a network's parameters: a :class:`Layout` value, of which
-fnnet has two, :data:`matrix` and :data:`scalar`, and :func:`choose`, which resolves
-``fit(layout=...)`` to one of them.
+fnnet has three, :data:`matrix`, :data:`scalar` and :data:`fnnet.fused.fused`, and :func:`choose`,
+which resolves ``fit(layout=...)`` to one of them.
 
-A layout is five functions (``enter``, ``leave``, ``value_and_grad``, ``apply``, ``supports``);
+A layout is five functions (``enter``, ``leave``, ``value_and_grad``, ``apply``, ``supports``)
+and, optionally, an engine of its own for the whole run (``run``);
 ``fnnet.train`` uses the one it is given and never asks its name, so a new layout is a new value.
 Parameters and optimizer state enter the layout once before the loop and leave it once after; what
 a run returns is in the usual matrix layout whichever ran.
@@ -18,6 +19,10 @@ a run returns is in the usual matrix layout whichever ran.
   it). The program grows with examples × parameters, so it suits small networks on few examples.
   It runs losses that carry a per-example form (the built-in ones) and the gradients
   :func:`fnnet.backprop.value_and_grad` and :func:`fnnet.backprop.autodiff` without dropout.
+
+- **fused** (:mod:`fnnet.fused`): the scalar layout's arithmetic with every epoch inside one
+  Pallas kernel over blocks of seeds (full batch, final records; for GPUs). Never picked by
+  ``"auto"``.
 
 Results agree between layouts to float rounding (sums run in another order), not bitwise.
 """
@@ -61,6 +66,10 @@ class Layout(NamedTuple):
       apply: ``(net, params, X) -> a``: the outputs (batch, n_out) for parameters in this layout.
       supports: ``(net, loss, grads) -> reason``: None where the layout runs them, else a sentence
         saying what it cannot run.
+      run: None (``fit`` runs its compiled ``lax.scan`` over epochs with the functions above), or
+        an engine of the layout's own for the whole run, with the scan's arguments and results:
+        ``(plan, state, solved_at, epoch0, keys, X, T, eval_data) -> (state, solved_at,
+        records)`` (:data:`fnnet.fused.fused` runs every epoch inside one kernel).
     """
 
     name: str
@@ -69,6 +78,7 @@ class Layout(NamedTuple):
     value_and_grad: Callable
     apply: Callable
     supports: Callable
+    run: Callable | None = None
 
     def __repr__(self):
         return f"Layout({self.name!r})"
@@ -239,9 +249,10 @@ _BY_NAME = {"matrix": matrix, "scalar": scalar}
 def choose(layout, net, loss, grads=backprop.value_and_grad, n_examples: int = 1) -> Layout:
     """Resolves ``fit``'s ``layout`` argument to the :class:`Layout` a run uses.
 
-    ``layout``: a :class:`Layout`, ``"matrix"``, ``"scalar"`` or ``"auto"``. ``"auto"`` takes the
-    scalar layout where it supports ``net``, ``loss`` and ``grads`` and
-    ``n_examples × net.n_params`` is at most :data:`MAX_SCALAR_WORK`, else the matrix layout.
+    ``layout``: a :class:`Layout`, ``"matrix"``, ``"scalar"``, ``"fused"`` or ``"auto"``.
+    ``"auto"`` takes the scalar layout where it supports ``net``, ``loss`` and ``grads`` and
+    ``n_examples × net.n_params`` is at most :data:`MAX_SCALAR_WORK`, else the matrix layout; it
+    never takes the fused layout.
 
     Raises:
       ValueError: for an unknown name, or a layout that cannot run ``loss`` or ``grads``.
@@ -251,11 +262,14 @@ def choose(layout, net, loss, grads=backprop.value_and_grad, n_examples: int = 1
     if isinstance(layout, str) and layout == "auto":
         small = n_examples * net.n_params <= MAX_SCALAR_WORK
         return scalar if small and scalar.supports(net, loss, grads) is None else matrix
+    if isinstance(layout, str) and layout == "fused":
+        from fnnet.fused import fused as layout  # it builds on this module
     if isinstance(layout, str) and layout in _BY_NAME:
         layout = _BY_NAME[layout]
     if not isinstance(layout, Layout):
         raise ValueError(
-            f"layout: expected 'auto', 'matrix', 'scalar' or an fnnet.layout.Layout, got {layout!r}"
+            "layout: expected 'auto', 'matrix', 'scalar', 'fused' or an fnnet.layout.Layout, got "
+            f"{layout!r}"
         )
     reason = layout.supports(net, loss, grads)
     if reason is not None:

@@ -15,6 +15,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from fnnet import _checks, train
@@ -79,7 +80,10 @@ def autoencoders(
     for l, k in enumerate(k_layers):
         n_l, n_next = net.sizes[l], net.sizes[l + 1]
         if l == 0:
-            inside = _checks.is_concrete(X) and bool(jnp.all((X >= 0) & (X <= 1)))
+            # NumPy on concrete data: under jit, jnp would stage the test as a traced value
+            inside = _checks.is_concrete(X) and bool(
+                np.all((np.asarray(X) >= 0) & (np.asarray(X) <= 1))
+            )
         else:
             inside = net.hidden.name == "sigmoid"
         ae = MLP((n_l, n_next, n_l), hidden=net.hidden, output="sigmoid" if inside else "identity")

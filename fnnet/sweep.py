@@ -41,11 +41,16 @@ How. Each unit (grid point, chunk of ``chunk_size`` seeds) is one call of one ji
 program, compiled once per sweep: the last chunk is padded with seeds past ``n_seeds`` whose
 results are dropped, and grid values are traced arguments. A chunk's seed axis is sharded over the
 local devices (``NamedSharding(Mesh(jax.local_devices(), ("seeds",)), PartitionSpec("seeds"))``).
+The chunk size is the one given, else the one stored in ``out``, else :func:`choose_chunk_size`'s:
+on a GPU or TPU as many seeds as fit in half of the devices' free memory (the compiled program's
+memory need, fitted from two small compilations), on CPU :data:`CHUNK_SEEDS`. On a CPU with one
+device and several cores, each chunk is split into equal parts run concurrently from threads, one
+per core (:func:`cpu_parts`), and the parts' results concatenated.
 
-Reproducibility. Reruns of one sweep on one machine (same chunk size, same device count) are
-bitwise equal on a deterministic backend (XLA on CPU; on GPU set
+Reproducibility. Reruns of one sweep on one machine (same chunk size, device count and core
+count) are bitwise equal on a deterministic backend (XLA on CPU; on GPU set
 ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``), so a resumed sweep equals an uninterrupted one.
-Across chunk sizes and device counts, results agree to float rounding but are not promised
+Across chunk sizes, device and core counts, results agree to float rounding but are not promised
 bitwise: XLA compiles the program for the number of seeds per device, which can change the last
 bit of a reduction or a matmul, and training can amplify it. Compare such runs with a tolerance.
 
@@ -61,6 +66,7 @@ bit of a reduction or a matmul, and training can amplify it. Compare such runs w
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
@@ -86,19 +92,48 @@ from fnnet import _atomic, _checks
 from fnnet._version import __version__
 
 __all__ = [
+    "ASSUMED_FREE_MEMORY",
     "CHUNK_SEEDS",
     "DamagedChunkWarning",
+    "MAX_SEEDS_PER_DEVICE",
+    "MEMORY_FRACTION",
+    "MIN_PART_SEEDS",
+    "MemoryNeed",
     "Results",
     "Status",
+    "choose_chunk_size",
     "clear",
+    "cpu_parts",
     "default_chunk_size",
+    "free_memory",
     "run",
     "seed_key",
     "status",
 ]
 
 CHUNK_SEEDS = 4096
-"""The default chunk: at most this many seeds per compiled call (rounded up to the device count)."""
+"""The default chunk on CPU: at most this many seeds per compiled call (rounded up to the device
+count). Measured 2026-11-27 on a 2-core AMD EPYC VM (shared, load average 5-8, so +-30% noise),
+131072 seeds of XOR 2-2-1, 300 epochs, one device with chunks split over 2 threads, best of 2,
+seed-steps/s: ``experiments._xor.train`` 1.6e7 (1024), 1.7e7 (4096), 1.7e7 (16384), 1.4e7
+(65536); ``fit`` plain SGD ``layout="auto"`` 2.1e7, 3.5e7, 4.4e7, 3.1e7. An interleaved rerun of
+4096 against 16384 gave 3.2e7 / 3.3e7 and 6.3e7 / 4.6e7: 4096 and 16384 tie within the noise,
+smaller and larger chunks are slower, and 4096 keeps chunks a short unit of progress."""
+
+MEMORY_FRACTION = 0.5
+"""On a GPU or TPU, the default chunk's program may use this fraction of the free memory."""
+
+MAX_SEEDS_PER_DEVICE = 2**22
+"""On a GPU or TPU, the default chunk holds at most this many seeds per device: an H200 is busy
+with 2**20 XOR seeds already (1.07e10 seed-steps/s, against 1.7e8 with 4096), and a chunk is also
+the unit of progress and of work lost when a sweep is killed."""
+
+ASSUMED_FREE_MEMORY = 8 * 2**30
+"""On a GPU or TPU that reports no memory stats, the free bytes assumed (a small card's)."""
+
+MIN_PART_SEEDS = 256
+"""On CPU, a chunk is split over threads only into parts of at least this many seeds (smaller
+chunks gain little, and XLA may round otherwise for a part of one seed)."""
 
 _FORMAT = 2
 _SETTINGS = "settings.json"
@@ -192,11 +227,144 @@ def seed_key(key, i):
 
 
 def default_chunk_size(n_seeds: int, n_devices: int) -> int:
-    """All seeds in one chunk up to :data:`CHUNK_SEEDS`, else :data:`CHUNK_SEEDS`; either rounded
-    up to a multiple of ``n_devices`` so that every device gets the same number of seeds."""
+    """The chunk size on CPU, and on an accelerator whose program's memory need is unknown: all
+    seeds in one chunk up to :data:`CHUNK_SEEDS`, else :data:`CHUNK_SEEDS`; either rounded up to
+    a multiple of ``n_devices`` so that every device gets the same number of seeds."""
     n_seeds = _checks.integer(n_seeds, "n_seeds", minimum=1)
     n_devices = _checks.integer(n_devices, "n_devices", minimum=1)
     return math.ceil(min(n_seeds, CHUNK_SEEDS) / n_devices) * n_devices
+
+
+class MemoryNeed(NamedTuple):
+    """Device memory that a chunk program needs with s seeds per device: ``fixed + per_seed * s``
+    bytes (:func:`choose_chunk_size` fits it from the compiled program)."""
+
+    fixed: int
+    per_seed: int
+
+
+def free_memory(device) -> int | None:
+    """Bytes free on ``device``: ``bytes_limit - bytes_in_use`` of ``device.memory_stats()``;
+    None where the device does not report them (CPU, some plugins)."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # a backend without memory stats may raise instead of returning None
+        return None
+    if not stats or "bytes_limit" not in stats:
+        return None
+    return max(0, int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)))
+
+
+def _accelerated(devices) -> bool:
+    """Whether ``devices`` are a GPU's or TPU's (not the CPU's); a test may replace it."""
+    return devices[0].platform != "cpu"
+
+
+def choose_chunk_size(n_seeds: int, devices, need=None) -> int:
+    """The default chunk size of a sweep of ``n_seeds`` seeds on the local ``devices``.
+
+    On CPU (``devices[0].platform == "cpu"``): :func:`default_chunk_size`, at most
+    :data:`CHUNK_SEEDS` seeds per chunk, the fastest of those measured (see :data:`CHUNK_SEEDS`).
+
+    On a GPU or TPU: as many seeds per device as fit in :data:`MEMORY_FRACTION` of the smallest
+    free memory (:func:`free_memory`) among ``devices``, the program needing
+    ``need.fixed + need.per_seed * s`` bytes for s seeds per device; at most
+    :data:`MAX_SEEDS_PER_DEVICE`, and at least 1. Where the devices report no free memory,
+    :data:`ASSUMED_FREE_MEMORY` bytes are assumed free; where ``need`` is None (the program's
+    memory need is unknown), :func:`default_chunk_size` applies. The seeds are then spread over
+    the fewest chunks of that size and every chunk made as small as that number of chunks allows,
+    so that the last one is barely padded: ``ceil(n_seeds / n_devices / n_chunks)`` seeds per
+    device, times ``len(devices)``.
+
+    ``need`` is a :class:`MemoryNeed`, None, or a function of no arguments that returns one of
+    these (called only on an accelerator: :func:`run` passes one that compiles the chunk program
+    at two small sizes). ``free_memory`` and ``_accelerated`` are looked up in this module at each
+    call, so a test can replace them (a fake GPU on CPU).
+    """
+    n_seeds = _checks.integer(n_seeds, "n_seeds", minimum=1)
+    devices = list(devices)
+    if not devices:
+        raise ValueError("devices: expected at least one device, got none")
+    n_devices = len(devices)
+    if not _accelerated(devices):
+        return default_chunk_size(n_seeds, n_devices)
+    need = need() if callable(need) else need
+    if need is None:
+        return default_chunk_size(n_seeds, n_devices)
+    free = [free_memory(d) for d in devices]
+    free = ASSUMED_FREE_MEMORY if None in free else min(free)
+    budget = MEMORY_FRACTION * free - need.fixed
+    per_device = int(min(max(budget // max(need.per_seed, 1), 1), MAX_SEEDS_PER_DEVICE))
+    wanted = math.ceil(n_seeds / n_devices)
+    n_chunks = math.ceil(wanted / per_device)
+    return math.ceil(wanted / n_chunks) * n_devices
+
+
+def _bytes_needed(compiled) -> int | None:
+    """Peak device bytes of a compiled chunk program while :func:`run` pipelines it: arguments,
+    temporaries and two chunks' outputs (one being computed, the one before being fetched)."""
+    try:
+        m = compiled.memory_analysis()
+    except Exception:  # a backend without it may raise (NotImplementedError, UNIMPLEMENTED)
+        return None
+    if m is None:
+        return None
+    outputs = 2 * m.output_size_in_bytes - m.alias_size_in_bytes
+    return int(m.argument_size_in_bytes + m.temp_size_in_bytes + outputs)
+
+
+def _measure_need(lower: Callable, device, sizes=(256, 512)) -> MemoryNeed | None:
+    """The chunk program's :class:`MemoryNeed`, a line through its compiled memory need
+    (:func:`_bytes_needed`) at ``sizes`` seeds on ``device``; ``lower(seeds)`` lowers it for an
+    abstract ``seeds`` array. None where the backend gives no memory analysis."""
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    needs = []
+    for size in sizes:
+        seeds = jax.ShapeDtypeStruct((size,), jnp.uint32, sharding=sharding)
+        needs.append(_bytes_needed(lower(seeds).compile()))
+    if None in needs:
+        return None
+    (s1, s2), (b1, b2) = sizes, needs
+    per_seed = max(math.ceil((b2 - b1) / (s2 - s1)), 1)
+    return MemoryNeed(max(b1 - per_seed * s1, 0), per_seed)
+
+
+def _agreed_chunk_size(chunk: int, n_devices: int) -> int:
+    """The smallest of the processes' default chunk sizes (every process must call this), so
+    that all of them run the sweep with one chunk size; a multiple of ``n_devices``."""
+    from jax.experimental import multihost_utils
+
+    per_device = multihost_utils.process_allgather(np.int32(chunk // n_devices))
+    return int(np.min(per_device)) * n_devices
+
+
+def _host_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_parts(chunk_size: int, devices) -> int:
+    """Into how many equal parts :func:`run` splits each chunk, each part run from its own
+    thread: on a CPU backend with one local device and several cores (XLA runs one program on
+    one core and releases the GIL while it runs), the largest divisor of ``chunk_size`` up to the
+    core count whose parts hold at least :data:`MIN_PART_SEEDS` seeds; else 1. A second device
+    (``XLA_FLAGS=--xla_force_host_platform_device_count=N``) shards the chunk instead.
+
+    Measured 2026-11-27 on a 2-core AMD EPYC VM (shared, load average 5-8), 131072 seeds of XOR
+    2-2-1, ``fit`` plain SGD lr 0.5, full batch, 300 epochs, ``Record(history="final")``, best of
+    3 interleaved, seed-steps/s, unsplit against 2 threads: 2.4e7 / 3.8e7 (chunks of 4096) and
+    3.1e7 / 4.3e7 (16384); an earlier run 3.2e7 / 4.1e7 and 3.2e7 / 5.0e7. Two host devices in
+    another process, for comparison: 4.0e7 and 4.5e7. Each part is the same program for fewer
+    seeds, so results equal the unsplit chunk's wherever the program is elementwise over seeds
+    (``fit``'s scalar layout: bitwise; the matrix layout: to float rounding)."""
+    devices = list(devices)
+    if len(devices) != 1 or _accelerated(devices):
+        return 1
+    most = min(_host_cores(), chunk_size // MIN_PART_SEEDS)
+    return max([k for k in range(1, most + 1) if chunk_size % k == 0], default=1)
 
 
 def _check_grid(grid) -> dict:
@@ -370,12 +538,14 @@ class _Plan(NamedTuple):
         return mine, [u for n, u in enumerate(units) if n % n_processes != process]
 
 
-def _plan(grid: dict, n_seeds: int, chunk_size, stored: dict | None, n_devices: int) -> _Plan:
-    """The plan of a run: ``chunk_size`` as given, else the one stored in ``out``, else the
-    default; either way a multiple of the local device count."""
+def _plan(
+    grid: dict, n_seeds: int, chunk_size, stored: dict | None, n_devices: int, default
+) -> _Plan:
+    """The plan of a run: ``chunk_size`` as given, else the one stored in ``out``, else
+    ``default()``; either way a multiple of the local device count."""
     if chunk_size is None:
         reuse = stored is not None and stored["chunk_size"] % n_devices == 0
-        chunk_size = stored["chunk_size"] if reuse else default_chunk_size(n_seeds, n_devices)
+        chunk_size = stored["chunk_size"] if reuse else default()
     else:
         chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
         if chunk_size % n_devices:
@@ -423,27 +593,34 @@ _chunk_jit = jax.jit(_chunk_program, static_argnames=("train_one",))
 class _Program(NamedTuple):
     """The compiled chunk program ``call(key, seeds, hparams) -> (tree, diverged)``, with the
     structure of its results: ``leaves`` (chunk_size, *shape) and their description for the
-    settings (``results``)."""
+    settings (``results``); ``parts``, the number of threads a chunk is split over
+    (:func:`cpu_parts`)."""
 
     call: Callable
     sharding: NamedSharding
     treedef: Any
     leaves: list
     results: list
+    parts: int
 
 
-def _compile(train_one, key, plan: _Plan) -> _Program:
-    """The jitted chunk program for ``train_one``, the sharding of its seeds over the local
-    devices, and its results' structure, from one trace (jit's cache reuses it for the calls);
-    results must be numeric arrays."""
+def _jit(train_one) -> tuple[Callable, Callable]:
+    """The jitted chunk program ``call(key, seeds, hparams)`` for ``train_one``, and
+    ``lower(key, seeds, hparams)``, its lowering for abstract arguments."""
     try:
         hash(train_one)
-        call = functools.partial(_chunk_jit, train_one=train_one)
     except TypeError:  # an unhashable callable cannot be static: one jit for this sweep
-        call = jax.jit(functools.partial(_chunk_program, train_one=train_one))
-    sharding = NamedSharding(
-        Mesh(np.array(jax.local_devices()), ("seeds",)), PartitionSpec("seeds")
-    )
+        jitted = jax.jit(functools.partial(_chunk_program, train_one=train_one))
+        return jitted, jitted.lower
+    call = functools.partial(_chunk_jit, train_one=train_one)
+    return call, functools.partial(_chunk_jit.lower, train_one=train_one)
+
+
+def _compile(call: Callable, plan: _Plan, key, devices) -> _Program:
+    """The chunk program ``call``, the sharding of its seeds over the local ``devices``, and its
+    results' structure, from one trace (jit's cache reuses it for the calls); results must be
+    numeric arrays."""
+    sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
     seeds = jax.device_put(plan.seeds(0), sharding)
     try:
         out_info, _ = jax.eval_shape(call, key, seeds, plan.hparams((0,) * len(plan.grid)))
@@ -467,7 +644,8 @@ def _compile(train_one, key, plan: _Plan) -> _Program:
         for p, s in described
     ]
     treedef, leaves = jax.tree.structure(out_info), jax.tree.leaves(out_info)
-    return _Program(call, sharding, treedef, leaves, results)
+    parts = cpu_parts(plan.chunk_size, devices)
+    return _Program(call, sharding, treedef, leaves, results, parts)
 
 
 def _consts(jaxpr) -> Iterator:
@@ -875,13 +1053,59 @@ def _load_others(store: _Store, plan: _Plan, gather: _Gather, others: list, name
             )
 
 
+def _default_chunk_size(lower, key, grid: dict, n_seeds: int, devices, wanted: bool) -> Callable:
+    """The default chunk size as a function of no arguments, which :func:`_plan` calls where
+    neither the caller nor the folder gives one: :func:`choose_chunk_size`, measuring the
+    program's memory need (lowered by ``lower``) on an accelerator only. On several processes with
+    accelerators the choice is made now, where ``wanted``, by every process (whether it resumes
+    or not), and the smallest taken, so that all processes agree."""
+    hparams = {k: np.asarray(v[0]) for k, v in grid.items()}
+
+    def need():
+        return _measure_need(lambda seeds: lower(key, seeds, hparams), devices[0])
+
+    def default():
+        return choose_chunk_size(n_seeds, devices, need)
+
+    if wanted and jax.process_count() > 1 and _accelerated(devices):
+        agreed = _agreed_chunk_size(default(), len(devices))
+        return lambda: agreed
+    return default
+
+
+def _dispatch(program: _Program, key, seeds: np.ndarray, hparams: dict, pool):
+    """Starts the chunk program on ``seeds``; :func:`_fetch` waits for its results. Split into
+    ``program.parts`` equal parts, each part runs (and is fetched) in a thread of ``pool``."""
+    if program.parts == 1:
+        return program.call(key, jax.device_put(seeds, program.sharding), hparams)
+
+    def part(p):
+        return jax.device_get(program.call(key, jax.device_put(p, program.sharding), hparams))
+
+    return [pool.submit(part, p) for p in np.split(seeds, program.parts)]
+
+
+def _fetch(started) -> tuple:
+    """The host results ``(tree, diverged)`` of a chunk that :func:`_dispatch` started; a split
+    chunk's parts concatenated along the seed axis."""
+    if not isinstance(started, list):
+        return jax.device_get(started)
+    parts = [future.result() for future in started]
+    return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
+
+
+def _threads(parts: int):
+    """A pool of ``parts`` threads for the parts of split chunks; none for unsplit ones."""
+    return concurrent.futures.ThreadPoolExecutor(parts) if parts > 1 else contextlib.nullcontext()
+
+
 def _compute(todo: list, key, plan: _Plan, program: _Program, store, gather, bar) -> None:
     """Computes the units ``todo``, writes each to ``store`` (where there is one) and places it
     in ``gather``. Dispatch is asynchronous: the next chunk is queued before the last one is
-    saved, so the devices keep working while the host writes."""
+    saved, so the devices (or the threads of a split chunk) keep working while the host writes."""
 
-    def finish(g, c, result):
-        tree, bad = jax.device_get(result)
+    def finish(g, c, started):
+        tree, bad = _fetch(started)
         lo, hi = plan.span(c)
         leaves = [np.asarray(x)[: hi - lo] for x in jax.tree.leaves(tree)]
         bad = np.asarray(bad)[: hi - lo]
@@ -891,15 +1115,15 @@ def _compute(todo: list, key, plan: _Plan, program: _Program, store, gather, bar
         if bar is not None:
             bar.update(hi - lo)
 
-    pending = None
-    for g, c in todo:
-        seeds = jax.device_put(plan.seeds(c), program.sharding)
-        result = program.call(key, seeds, plan.hparams(g))
+    with _threads(program.parts) as pool:
+        pending = None
+        for g, c in todo:
+            started = _dispatch(program, key, plan.seeds(c), plan.hparams(g), pool)
+            if pending is not None:
+                finish(*pending)
+            pending = (g, c, started)
         if pending is not None:
             finish(*pending)
-        pending = (g, c, result)
-    if pending is not None:
-        finish(*pending)
 
 
 def _progress_bar(plan: _Plan, mine: list, todo: list, name: str):
@@ -941,7 +1165,10 @@ def run(
         argument of ``train_one``. Values must be finite numbers.
       key: the sweep's PRNG key (default ``jax.random.key(0)``).
       chunk_size: seeds per compiled call, a multiple of the local device count; default
-        :func:`default_chunk_size`, or the chunk size stored in ``out`` when resuming.
+        the chunk size stored in ``out`` when resuming, else :func:`choose_chunk_size`'s (on a
+        GPU or TPU, as many seeds as fit in half of the free memory, which it measures by
+        compiling the program at two small sizes first; on CPU :data:`CHUNK_SEEDS`). On several
+        processes with accelerators, every process measures and the smallest choice is taken.
       out: optional folder of finished chunks, for resuming (created if missing).
       name: what names the sweep in ``out``'s settings; default ``train_one``'s module and
         qualified name. What ``train_one`` computes is identified apart from it, by a
@@ -974,8 +1201,11 @@ def run(
     out = _check_out(out, n_processes)
     stored = None if out is None else _read_settings(out)
 
-    plan = _plan(grid, n_seeds, chunk_size, stored, jax.local_device_count())
-    program = _compile(train_one, key, plan)
+    devices = jax.local_devices()
+    call, lower = _jit(train_one)
+    default = _default_chunk_size(lower, key, grid, n_seeds, devices, chunk_size is None)
+    plan = _plan(grid, n_seeds, chunk_size, stored, len(devices), default)
+    program = _compile(call, plan, key, devices)
     store = None
     if out is not None:
         fingerprint = _fingerprint(train_one, seed_key(key, 0), plan.hparams((0,) * len(grid)))

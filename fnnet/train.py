@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from fnnet import _checks, backprop, losses
@@ -255,6 +256,8 @@ def _prepare(
     dtype = X.dtype if jnp.issubdtype(X.dtype, jnp.floating) else jnp.float32
     params = _initial_params(net, init, k_init, dtype)
     dtype = jax.tree.leaves(params)[0].dtype
+    if _checks.is_concrete((X, T)):  # stays concrete under an outer jit (the fused layout needs it)
+        X, T = np.asarray(X), np.asarray(T)
     X, T = X.astype(dtype), _as_dtype(T, dtype)
     if eval_data is not None:
         eval_data = (eval_data[0].astype(dtype), _as_dtype(eval_data[1], dtype))
@@ -320,7 +323,9 @@ def fit(
         ``Record()``: after every epoch): per epoch or final only, ``eval_data``, ``metrics``, a ``solved`` criterion.
       layout: how the compiled loop holds the parameters (see :mod:`fnnet.layout`): ``"auto"``
         (small networks written out per parameter, which ``vmap`` over seeds turns into fast
-        elementwise code), ``"matrix"``, ``"scalar"`` or a :class:`fnnet.layout.Layout`.
+        elementwise code), ``"matrix"``, ``"scalar"``, ``"fused"`` (the scalar layout with every
+        epoch inside one Pallas kernel, for sweeps on a GPU: full batch and
+        ``Record(history="final")``; see :mod:`fnnet.fused`) or a :class:`fnnet.layout.Layout`.
         Parameters and state come back in the matrix layout either way.
 
     Returns:
@@ -353,7 +358,8 @@ def fit(
         layout=layout,
     )
     no_solve = jnp.array(-1, jnp.int32)
-    state, solved_at, records = _run_epochs(plan, state, no_solve, 0, keys, X, T, eval_data)
+    run = plan.layout.run or _run_epochs
+    state, solved_at, records = run(plan, state, no_solve, 0, keys, X, T, eval_data)
     return state, _history(plan, records, solved_at)
 
 
@@ -366,8 +372,9 @@ def fit_with_progress(*args, **kwargs):
     plan, state, X, T, eval_data, keys = _prepare(*args, **kwargs)
     solved_at = jnp.array(-1, jnp.int32)
     epochs = keys.shape[0]
+    run = plan.layout.run or _run_epochs
     if not _checks.is_concrete((state, keys, X, T, eval_data)):
-        state, solved_at, records = _run_epochs(plan, state, solved_at, 0, keys, X, T, eval_data)
+        state, solved_at, records = run(plan, state, solved_at, 0, keys, X, T, eval_data)
         return state, _history(plan, records, solved_at)
     tqdm = _checks.require("tqdm", "tqdm").tqdm
     chunk = max(1, math.ceil(epochs / 100))  # equal chunks and one remainder: two programs at most
@@ -376,9 +383,7 @@ def fit_with_progress(*args, **kwargs):
     with tqdm(total=epochs, desc=desc, unit="epoch") as bar:
         for start in range(0, epochs, chunk):
             part = keys[start : start + chunk]
-            state, solved_at, rec = _run_epochs(
-                plan, state, solved_at, start, part, X, T, eval_data
-            )
+            state, solved_at, rec = run(plan, state, solved_at, start, part, X, T, eval_data)
             parts.append(rec)
             last = rec["loss"] if plan.record.history == "final" else rec["loss"][-1]
             bar.set_postfix(loss=f"{float(last):.4g}", refresh=False)

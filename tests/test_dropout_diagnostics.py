@@ -230,3 +230,8 @@ def test_pretraining_under_vmap_equals_one_key_at_a_time():
     many = jax.vmap(run)(keys)
     one = run(keys[1])
     chex.assert_trees_all_close(jax.tree.map(lambda a: a[1], many), one, rtol=1e-6, atol=1e-9)
+    # under jit, with the data a closed-over constant in [0, 1] (its range is read from the
+    # concrete array, not staged): the same numbers as outside jit
+    X01 = np.asarray(jax.nn.sigmoid(X))
+    run01 = lambda k: fn.pretrain.autoencoders(net, k, X01, epochs=3, batch_size=20)  # noqa: E731
+    chex.assert_trees_all_close(jax.jit(run01)(keys[0]), run01(keys[0]), rtol=1e-5, atol=1e-7)

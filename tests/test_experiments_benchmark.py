@@ -1,37 +1,44 @@
-"""The benchmark experiment: its hand-written JAX loop and its NumPy baseline train as fit does,
-and the whole experiment runs end to end on tiny settings."""
+"""The benchmark experiment: its hand-written JAX loop, NumPy baseline, C reference (and its CUDA
+kernel, run here as C), and torch path train as fit does; the verdict follows from the rates; the
+whole experiment runs end to end on tiny settings."""
 
 import os
 
 import jax
 import numpy as np
 import optax
+import pytest
 from _markdown import assert_tables_well_formed
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, benchmark
+
+_FITS = {}
+N = 37  # seeds in every test here (one compiled fit): more than a block of the C reference's 32
 
 
 def _fit_from(p0, steps):
     """fit of the 2-2-1 XOR network from the initial parameters ``p0`` (a leading seed axis)."""
-    net = fn.MLP((2, 2, 1))
-    X, T = fn.data.logic_gate("xor")
+    if steps not in _FITS:
+        net = fn.MLP((2, 2, 1))
+        X, T = fn.data.logic_gate("xor")
 
-    def fit(p):
-        s, h = fn.train.fit(
-            net,
-            optax.sgd(0.5),
-            jax.random.key(0),
-            (X, T),
-            epochs=steps,
-            batch_size=4,
-            loss="half_sse",
-            init=p,
-            record=fn.train.Record(history="final"),
-        )
-        return s.params, h["loss"]
+        def fit(p):
+            s, h = fn.train.fit(
+                net,
+                optax.sgd(0.5),
+                jax.random.key(0),
+                (X, T),
+                epochs=steps,
+                batch_size=4,
+                loss="half_sse",
+                init=p,
+                record=fn.train.Record(history="final"),
+            )
+            return s.params, h["loss"]
 
-    return jax.jit(jax.vmap(fit))(p0)
+        _FITS[steps] = jax.jit(jax.vmap(fit))
+    return _FITS[steps](p0)
 
 
 def _inits(getkey, n):
@@ -39,74 +46,202 @@ def _inits(getkey, n):
     return jax.vmap(lambda k: net.init(k, "uniform", 0.5))(jax.random.split(getkey(), n))
 
 
-def test_benchmark_baselines_train_like_fit(getkey):
-    from experiments import benchmark
+def _assert_trains_like_fit(params, losses, ref, ref_loss, rtol, atol):
+    assert jax.tree.structure(params) == jax.tree.structure(ref)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(ref)):
+        assert np.shape(a) == np.shape(b)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(losses, ref_loss, rtol=rtol)
 
-    p0 = _inits(getkey, 3)
+
+def test_benchmark_baselines_train_like_fit(getkey):
+    p0 = _inits(getkey, N)
     ref, ref_loss = _fit_from(p0, 20)
     hand, hand_loss = jax.jit(jax.vmap(lambda p: benchmark.hand_xor(p, 20)))(p0)
-    got, loss = benchmark._numpy_xor(3, 20, params=jax.tree.map(np.asarray, p0))
+    got, loss = benchmark._numpy_xor(N, 20, params=jax.tree.map(np.asarray, p0))
     for params, losses in ((hand, hand_loss), (got, loss)):
-        assert jax.tree.structure(params) == jax.tree.structure(ref)
-        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(ref)):
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(losses, ref_loss, rtol=1e-5)
+        _assert_trains_like_fit(params, losses, ref, ref_loss, rtol=1e-5, atol=1e-6)
+    # the C reference's layout, (9, S), and back
+    p = jax.tree.map(np.asarray, p0)
+    assert benchmark.nine(p).shape == (9, N) and benchmark.nine(p).flags["C_CONTIGUOUS"]
+    for a, b in zip(jax.tree.leaves(benchmark.tree(benchmark.nine(p))), jax.tree.leaves(p)):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_benchmark_ratios_and_verdict_from_the_rates():
-    from experiments import benchmark
+needs_cc = pytest.mark.skipif(
+    benchmark.c_compiler() is None, reason="no C compiler (cc or gcc) on the PATH"
+)
 
-    rates = dict(zip([m for m, _ in benchmark.METHODS], [100.0, 80.0, 100.0, 20.0, 1.0, 5.0, 0.1]))
-    r = benchmark.ratios({m: {"seed_steps_per_s": x} for m, x in rates.items()})
-    # the slower sweep path (80) over each peer; the fastest loop is the per-seed loop (5)
-    assert (r["hand_jax"], r["natural_vmap"], r["fastest_loop"]) == (0.8, 4.0, 16.0)
-    assert r["fastest_loop_method"] == "per_seed_jit_loop"
-    assert r["sweep_over_method"]["naive_step_loop"] == 1000.0
+
+@needs_cc
+def test_benchmark_c_reference_trains_like_fit(getkey):
+    p0 = _inits(getkey, N)  # more than one block of seeds, and a partial one
+    ref, ref_loss = _fit_from(p0, 20)
+    lib, why = benchmark.c_reference()
+    assert lib is not None, why
+    assert lib.xor_threads() >= 1
+    got, loss = benchmark.c_xor(jax.tree.map(np.asarray, p0), 20)
+    # -ffast-math and a polynomial exp: float tolerance, not bit equality
+    _assert_trains_like_fit(got, loss, ref, ref_loss, rtol=1e-3, atol=1e-5)
+
+
+@needs_cc
+def test_benchmark_cuda_kernel_trains_like_fit_when_run_as_c(getkey):
+    """The CUDA kernel's text, compiled as C with the CUDA names defined and called once per
+    thread index: the same arithmetic as on a GPU (with expf for __expf)."""
+    shim = (
+        "#include <math.h>\n#define __global__\n#define __restrict__ __restrict\n"
+        "#define __expf expf\nstatic struct { long long x; } blockIdx, blockDim, threadIdx;\n"
+    )
+    kernel = benchmark.cuda_source().replace('extern "C" ', "")
+    driver = (
+        "\nvoid run_all(const float *p0, float *p, float *loss, long long n, long long steps,"
+        " float lr) {\n  blockDim.x = 1;\n  for (long long i = 0; i < n; i++) {\n"
+        "    blockIdx.x = i;\n    xor_train(p0, p, loss, n, steps, lr);\n  }\n}\n"
+    )
+    path, why = benchmark.build_shared(shim + kernel + driver, ("-O1", "-shared", "-fPIC"), "cu")
+    assert path is not None, why
+    import ctypes
+
+    run_all = ctypes.CDLL(path).run_all
+    run_all.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_longlong] * 2 + [ctypes.c_float]
+    p0 = _inits(getkey, N)
+    ref, ref_loss = _fit_from(p0, 20)
+    q0 = benchmark.nine(jax.tree.map(np.asarray, p0))
+    q, loss = np.empty_like(q0), np.empty(N, np.float32)
+    run_all(q0.ctypes.data, q.ctypes.data, loss.ctypes.data, N, 20, 0.5)
+    _assert_trains_like_fit(benchmark.tree(q), loss, ref, ref_loss, rtol=1e-4, atol=1e-6)
+
+
+def test_benchmark_c_reference_absent_without_a_compiler(monkeypatch):
+    monkeypatch.setattr(benchmark, "c_compiler", lambda: None)
+    assert benchmark.build_shared("int f(void) { return 1; }") == (
+        None,
+        "no C compiler (cc or gcc) on the PATH",
+    )
+
+
+@needs_cc
+def test_benchmark_c_build_failure_is_a_reason():
+    path, why = benchmark.build_shared("this is not C;", name="broken")
+    assert path is None and why.startswith("the C build (") and "failed" in why
+
+
+def test_benchmark_torch_trains_like_fit(getkey):
+    pytest.importorskip("torch", reason="torch not installed (the optional bench extra)")
+    p0 = _inits(getkey, N)
+    ref, ref_loss = _fit_from(p0, 20)
+    for compiled in (False, True):
+        got, loss = benchmark.torch_xor(jax.tree.map(np.asarray, p0), 20, compiled=compiled)
+        _assert_trains_like_fit(got, loss, ref, ref_loss, rtol=1e-4, atol=1e-6)
+
+
+def test_benchmark_torch_rows_absent_without_torch(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    rows, absent = benchmark._torch_peers(4, 2, np.zeros((9, 4), np.float32), 1)
+    assert rows == {}
+    assert absent == {"torch_compile": "torch not installed", "torch_eager": "torch not installed"}
+
+
+def test_benchmark_cuda_row_absent_on_a_cpu():
+    call, why = benchmark._cuda_reference(4, 2, np.zeros((9, 4), np.float32))
+    assert call is None and why == "no GPU: JAX's default backend here is cpu"
+
+
+def test_benchmark_verdict_from_the_rates():
+    rates = {key: None for key, _, _, _ in benchmark.ROWS}
+    rates.update(sweep_plain=125.0, sweep_cores=120.0, c_reference=100.0, numpy_vectorised=1.0)
+    v = benchmark.verdict(rates)
+    # 125 / 100 = 1.25: met, just
+    assert (v["verdict"], v["met"], v["fastest_peer"]) == ("holds", True, "c_reference")
+    assert v["ratio"] == pytest.approx(1.25)
+    assert v["ratios"] == pytest.approx(
+        {"sweep_plain": 1.25, "sweep_cores": 1.2, "c_reference": 1.0, "numpy_vectorised": 0.01}
+    )
+    assert "torch_compile" in v["absent_peers"] and "c_reference" not in v["absent_peers"]
+    assert "is met" in v["sentence"] and "1.25x" in v["sentence"]
+    # a faster peer: torch.compile at 200 makes it 0.625, not met
+    v = benchmark.verdict({**rates, "torch_compile": 200.0})
+    assert (v["verdict"], v["met"], v["fastest_peer"]) == ("fails", False, "torch_compile")
+    assert v["ratio"] == pytest.approx(0.625) and "not met" in v["sentence"]
+    assert v["ratios"]["c_reference"] == pytest.approx(0.5)
+    # another target
+    assert benchmark.verdict({**rates, "torch_compile": 200.0}, target=0.6)["met"]
+    # no peer, or no sweep: not tested
+    for bad in (
+        {**rates, "c_reference": None, "numpy_vectorised": None},
+        {**rates, "sweep_plain": None},
+    ):
+        v = benchmark.verdict(bad)
+        assert v["verdict"].startswith("not tested") and v["met"] is None and v["ratios"] == {}
+        assert v["sentence"].startswith("Not tested")
+
+
+def test_benchmark_worker_environments(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=7 --xla_foo=1")
+    monkeypatch.setenv("JAX_PLATFORMS", "")
+    plain, cores = (benchmark._worker_env(role, 3) for role in ("plain", "cores"))
+    # a plain script's one host device, the default backend; one host device per core, the CPU
+    assert plain["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=1"
+    assert plain["JAX_PLATFORMS"] == ""
+    assert cores["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=3"
+    assert cores["JAX_PLATFORMS"] == "cpu"
 
 
 def test_benchmark_small_end_to_end(tmp_path, monkeypatch):
-    from experiments import benchmark
-
     tiny = {
         **benchmark.QUICK,
         "seeds": 64,
         "steps": 10,
-        "chunk_size": 32,
         "loop_seeds": 2,
         "naive_steps": 5,
         "numpy_seeds": 64,
         "numpy_steps": 5,
+        "torch_eager_steps": 2,
         "repeats": 2,
     }
     monkeypatch.setattr(benchmark, "QUICK", tiny)
     result = _harness.run_experiment(benchmark, "quick", str(tmp_path))
-    cores = str(os.cpu_count())
-    assert list(result["by_devices"]) == [cores] and result["main_devices"] == cores
-    main = result["by_devices"][cores]
-    assert main["backend"] == "cpu" and main["devices"] == os.cpu_count()
-    for method, _ in benchmark.METHODS:
-        e = main[method]
-        assert e["repeats"] == 2 and e["seed_steps_per_s"] > 0, method
-        assert e["rate_range"][0] <= e["seed_steps_per_s"] == e["rate_range"][1], method
-    assert "big_auto" not in main and result["layout_crossover"] == []  # with --full only
-    assert result["ratios"] == benchmark.ratios(main)
-    met = {p: result["ratios"][p] >= t for p, t in benchmark.THRESHOLDS.items()}
-    assert result["threshold_met"] == met
-    assert result["verdict"] == (
-        "holds" if all(met.values()) else "partly" if any(met.values()) else "fails"
-    )
+    runs = result["workers"]
+    assert set(runs) == set(benchmark.WORKERS)
+    assert runs["cores"]["devices"] == os.cpu_count() and runs["cores"]["backend"] == "cpu"
+    assert runs["plain"]["devices"] == 1  # a plain script's one host device
+    for key, role, _, _ in benchmark.ROWS:
+        e = runs[role][key]
+        if "absent" in e:
+            assert result["absent"][key] == e["absent"] and result["rates"][key] is None
+            continue
+        assert e["repeats"] == 2 and e["seed_steps_per_s"] > 0, key
+        assert e["rate_range"][0] <= e["seed_steps_per_s"] == e["rate_range"][1], key
+    assert result["absent"].get("cuda_reference", "").startswith("no GPU")
+    assert ("c_reference" in result["absent"]) == (benchmark.c_compiler() is None)
+    if benchmark.c_compiler() is not None:
+        # same initial parameters, same training: the C reference's losses are the sweep's
+        assert result["agreement"]["c_reference"] < 1e-4
+    assert "big_auto" not in runs["cores"] and result["layout_crossover"] == []
+    assert result["rates"] == benchmark.rates_of(runs)
+    v = benchmark.verdict(result["rates"])
+    assert result["verdict"] == v["verdict"] in ("holds", "fails")
+    assert result["ratio"] == v["ratio"] and result["fastest_peer"] == v["fastest_peer"]
+    assert result["ratio_to_fastest_peer"] == v["ratios"]
+    assert result["target_met"] == (v["ratio"] >= 1 / benchmark.TARGET)
     for k in ("headline", "seeds"):
         assert isinstance(result[k], str) and result[k]
     lines = benchmark.report(result)
     assert_tables_well_formed(lines)
     text = "\n".join(lines)
-    assert "hand-written JAX loop" in text and "run with the full settings" in text
+    assert v["sentence"] in text and "run with the full settings" in text
+    for key, _, label, _ in benchmark.ROWS:
+        if key != "sweep_plain":
+            assert label in text, label
+    assert "fnnet.sweep, plain script (1 host device)" in text
+    assert "absent: no GPU" in text
     assert (tmp_path / "benchmark.png").stat().st_size > 0
 
 
 def test_benchmark_layout_crossover_small():
-    from experiments import benchmark
-
     tiny = {**benchmark.FULL, "crossover_seeds": 8, "crossover_steps": 3}
     tiny["crossover_nets"] = [[[2, 2, 1], 4]]
     (row,) = benchmark.crossover(tiny)

@@ -104,7 +104,6 @@ def test_dropout_small(tmp_path, monkeypatch):
         "width": 64,
         "rates": [0.0, 0.5],
         "seeds": 2,
-        "chunks": 2,
         "epochs": 40,
         "lr": 3e-3,
     }

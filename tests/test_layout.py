@@ -135,7 +135,9 @@ def test_choose():
     assert layout.matrix.supports(small, custom, vg) is None
     with pytest.raises(ValueError, match="^layout: 'scalar' needs a loss with a per-example form"):
         layout.choose("scalar", small, custom, vg, 4)
-    with pytest.raises(ValueError, match="^layout: expected 'auto', 'matrix', 'scalar' or an"):
+    with pytest.raises(
+        ValueError, match="^layout: expected 'auto', 'matrix', 'scalar', 'fused' or an"
+    ):
         layout.choose("rows", small, "mse", vg, 4)
 
 

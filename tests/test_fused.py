@@ -1,0 +1,189 @@
+"""The fused layout (one Pallas kernel for a whole run; on CPU in Pallas's interpreter) trains as
+the scalar layout does, for every optimizer and network the issue names, and refuses clearly what
+it cannot run."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import fnnet as fn
+from fnnet import layout as L
+from fnnet.fused import fused
+
+X, T = fn.data.logic_gate("xor")
+OPTIMIZERS = {
+    "sgd": optax.sgd(2.0),
+    "momentum": optax.sgd(0.5, momentum=0.9),
+    "adam": optax.adam(0.1),
+}
+
+
+def _solved(a, t):
+    return jnp.all(jnp.abs(a - t) < 0.4)
+
+
+def _fit(net, opt, key, layout, solved, epochs=150, **kw):
+    state, h = fn.train.fit(
+        net,
+        opt,
+        key,
+        (X, T),
+        epochs=epochs,
+        batch_size=4,
+        loss="half_sse",
+        init=lambda k: net.init(k, "uniform", 1.0),
+        record=fn.train.Record(history="final", solved=solved),
+        layout=layout,
+        **kw,
+    )
+    return state, h
+
+
+def _assert_same(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        if jnp.issubdtype(x.dtype, jnp.integer):
+            np.testing.assert_array_equal(x, y)
+        else:
+            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("sizes", [(2, 2, 1), (2, 4, 1), (2, 2, 2, 1)])
+def test_fused_equals_scalar(sizes):
+    """sgd, sgd + momentum and adam, with and without a solved criterion: parameters, optimizer
+    state, steps, the final loss and the solved epoch, one program per network."""
+    net = fn.MLP(sizes, hidden="sigmoid", output="sigmoid")
+    keys = jax.random.split(jax.random.key(sum(sizes)), 6)
+
+    def every(key):
+        return {
+            (name, layout, solved is not None): _fit(net, opt, key, layout, solved)
+            for name, opt in OPTIMIZERS.items()
+            for layout in ("scalar", "fused")
+            for solved in (None, _solved)
+        }
+
+    runs = jax.jit(jax.vmap(every))(keys)
+    solved_any = False
+    for name in OPTIMIZERS:
+        for with_solved in (False, True):
+            scalar, fz = runs[(name, "scalar", with_solved)], runs[(name, "fused", with_solved)]
+            _assert_same(fz, scalar)
+            assert ("epoch_solved" in fz[1]) == with_solved
+            if with_solved:
+                solved_any |= bool(np.any(np.asarray(fz[1]["epoch_solved"]) > 0))
+    assert solved_any  # the criterion fired somewhere, so the solved epochs were compared
+
+
+def test_fused_one_seed_and_traced_hyperparameters():
+    """Without vmap the kernel runs one seed; a learning rate traced under vmap (the optimizer
+    closes over it) and a nested vmap (rates × seeds) give the scalar layout's numbers."""
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    keys = jax.random.split(jax.random.key(3), 3)
+    lrs = jnp.array([0.3, 0.9])
+
+    def one(key, lr, layout):
+        return _fit(net, optax.sgd(lr, momentum=0.9), key, layout, _solved, epochs=60)
+
+    def rates_by_seeds(layout):
+        return jax.vmap(jax.vmap(lambda k, lr: one(k, lr, layout), (0, None)), (None, 0))
+
+    grid = {layout: jax.jit(rates_by_seeds(layout))(keys, lrs) for layout in ("scalar", "fused")}
+    _assert_same(grid["fused"], grid["scalar"])
+    alone = one(keys[1], 0.9, "fused")
+    _assert_same(alone, jax.tree.map(lambda x: x[1, 1], grid["scalar"]))
+
+
+def test_fused_progress_and_sweep():
+    """fit_with_progress (epochs in chunks: the kernel starts at a later epoch) and
+    fnnet.sweep.run give the scalar layout's numbers."""
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    key = jax.random.key(5)
+    kw = dict(
+        epochs=120,
+        batch_size=4,
+        loss="half_sse",
+        init=lambda k: net.init(k, "uniform", 1.0),
+        record=fn.train.Record(history="final", solved=_solved),
+    )
+    opt = optax.sgd(2.0)
+    with_bar = fn.train.fit_with_progress(net, opt, key, (X, T), layout="fused", **kw)
+    _assert_same(with_bar, fn.train.fit(net, opt, key, (X, T), layout="scalar", **kw))
+
+    def train_one(layout):
+        def one(key, lr):
+            s, h = _fit(net, optax.sgd(lr), key, layout, _solved, epochs=40)
+            return {"loss": h["loss"], "epoch_solved": h["epoch_solved"], "params": s.params}
+
+        return one
+
+    grid = {"lr": np.array([1.0, 3.0], np.float32)}
+    out = {
+        layout: fn.sweep.run(train_one(layout), 5, grid=grid, chunk_size=5, progress=False)
+        for layout in ("scalar", "fused")
+    }
+    _assert_same(out["fused"].values, out["scalar"].values)
+
+
+def test_fused_refuses_what_it_cannot_run():
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    key = jax.random.key(0)
+    final = fn.train.Record(history="final")
+    base = dict(epochs=2, loss="half_sse", layout="fused")
+    with pytest.raises(ValueError, match=r"layout: 'fused' runs full-batch .*got batch_size=2"):
+        fn.train.fit(net, optax.sgd(0.5), key, (X, T), batch_size=2, record=final, **base)
+    with pytest.raises(ValueError, match=r"layout: 'fused' .*final values only.*'epoch'"):
+        fn.train.fit(net, optax.sgd(0.5), key, (X, T), batch_size=4, **base)
+    with pytest.raises(ValueError, match=r"layout: 'fused' runs fnnet.backprop.value_and_grad"):
+        fn.train.fit(
+            net,
+            optax.sgd(0.5),
+            key,
+            (X, T),
+            batch_size=4,
+            record=final,
+            grads=fn.backprop.dropout(0.5),
+            **base,
+        )
+    no_example = fn.losses.Loss("plain", fn.losses.mse.value, fn.losses.mse.grad)
+    with pytest.raises(ValueError, match=r"layout: 'fused' needs a loss with a per-example form"):
+        fn.train.fit(
+            net,
+            optax.sgd(0.5),
+            key,
+            (X, T),
+            batch_size=4,
+            record=final,
+            **{**base, "loss": no_example},
+        )
+    traced = jax.jit(
+        lambda X: fn.train.fit(net, optax.sgd(0.5), key, (X, T), batch_size=4, record=final, **base)
+    )
+    with pytest.raises(ValueError, match=r"layout: 'fused' writes the data points .*traced"):
+        traced(X)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_auto_never_picks_fused(monkeypatch, backend):
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    for sizes in [(2, 2, 1), (2, 4, 1), (2, 2, 2, 1), (2, 8, 1), (40, 100, 10)]:
+        net = fn.MLP(sizes, hidden="sigmoid", output="sigmoid")
+        for n in (1, 4, 100):
+            assert L.choose("auto", net, "half_sse", n_examples=n) is not fused
+    assert L.choose("fused", fn.MLP((2, 2, 1)), "mse") is fused
+
+
+def test_gpu_check_runs_on_cpu(capsys):
+    """The GPU script's rows run (tiny, on CPU) and without a GPU it stops at once."""
+    from experiments import gpu_check
+
+    assert gpu_check.main(["--out", "unused"]) == 0
+    assert "no GPU" in capsys.readouterr().out
+    rows = [
+        gpu_check._row("plain", gpu_check._plain(3, "auto"), 4, 3, chunk_size=4),
+        gpu_check._row("xor fused", gpu_check._xor_settings(3, "fused"), 4, 3),
+    ]
+    for row in rows:
+        assert "error" not in row, row
+        assert row["seed_steps_per_s"] > 0 and row["seeds"] == 4
