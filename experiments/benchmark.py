@@ -1115,7 +1115,7 @@ def _headline(v, runs, settings):
     met = "met" if v["met"] else "not met"
     return (
         f"fnnet.sweep (plain script) {v['ratio']:.2g}x the fastest peer "
-        f"({labels(runs)[v['fastest_peer']]}); target >= {1 / v['target']:.2g}x: {met} "
+        f"({labels(runs)[v['fastest_peer']]}); target >= {v['target']:.3g}x: {met} "
         f"(best of {settings['repeats']}, {runs['cores']['devices']} cores)"
     )
 
@@ -1160,7 +1160,7 @@ def _figure(runs, rates, v, settings, m, out):
         met = "met" if v["met"] else "not met"
         said = (
             f"fnnet.sweep as a plain script: {v['ratio']:.2g}× the fastest peer "
-            f"({names[v['fastest_peer']]}); target ≥ {1 / v['target']:.2g}×: {met}"
+            f"({names[v['fastest_peer']]}); target ≥ {v['target']:.3g}×: {met}"
         )
     ax.set_title(
         f"Training 2-2-1 XOR networks, {settings['seeds']:,} seeds × {settings['steps']:,} "

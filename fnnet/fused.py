@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -84,23 +83,6 @@ def _check_run(plan, X):
             "layout: 'fused' keeps every epoch inside one kernel and records final values only; "
             f"expected Record(history='final'), got history={plan.record.history!r}"
         )
-
-
-class _Data(NamedTuple):
-    """Concrete data as a hashable value (compared by its bytes), so that the data points can be
-    a static argument of ``jax.jit``: constants of the compiled program."""
-
-    shape: tuple
-    dtype: str
-    raw: bytes
-
-    @classmethod
-    def of(cls, x: np.ndarray) -> _Data:
-        x = np.ascontiguousarray(x)
-        return cls(x.shape, x.dtype.str, x.tobytes())
-
-    def array(self) -> np.ndarray:
-        return np.frombuffer(self.raw, np.dtype(self.dtype)).reshape(self.shape)
 
 
 def _per_seed(plan, treedef, X, T, epochs: int):
@@ -204,7 +186,7 @@ def _engine(jaxpr):
 def _run(plan, state, solved_at, epoch0, keys, X, T, eval_data):
     """``fit``'s run in the fused layout (same arguments and results as its compiled scan)."""
     _check_run(plan, X)
-    data = (_Data.of(_concrete(X, "data[0]")), _Data.of(_concrete(T, "data[1]")))
+    data = (_layout.Known.of(_concrete(X, "data[0]")), _layout.Known.of(_concrete(T, "data[1]")))
     epoch0 = jnp.asarray(epoch0, jnp.int32)
     return _run_jit(plan, data, int(keys.shape[0]), state, solved_at, epoch0, eval_data)
 

@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet import _checks, backprop, losses
 
@@ -129,6 +130,24 @@ def restack(sparams):
     ]
 
 
+class Known(NamedTuple):
+    """Concrete data as a hashable value (compared by its bytes), so that it can be a static
+    argument of ``jax.jit``: its values are then constants of the compiled program, and the
+    scalar layout folds the products with inputs that are exactly 0 or 1 (see :func:`_times`)."""
+
+    shape: tuple
+    dtype: str
+    raw: bytes
+
+    @classmethod
+    def of(cls, x) -> Known:
+        x = np.ascontiguousarray(x)
+        return cls(x.shape, x.dtype.str, x.tobytes())
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.raw, np.dtype(self.dtype)).reshape(self.shape)
+
+
 def map_params(fn, tree, params_like):
     """Applies ``fn`` to every subtree of ``tree`` shaped like ``params_like`` (same tree
     structure), leaving the rest. Converts an optimizer state, whose momentum or moment estimates
@@ -156,8 +175,30 @@ def _targets(T, n_out, dtype):
     return _points(T)
 
 
+def _times(x, w):
+    """x * w, folded where x is a known value (a NumPy scalar of concrete data, see
+    :class:`Known`): None (no term) for 0, w for 1. Equal to the product for finite w; for an
+    infinite or NaN w a folded 0 leaves it out where the product would be NaN."""
+    if isinstance(x, (np.generic, float, int)):
+        if x == 0:
+            return None
+        if x == 1:
+            return w
+    return x * w
+
+
+def _sum(first, terms):
+    for t in terms:
+        if t is not None:
+            first = first + t
+    return first
+
+
 def _layer(p, a, g):
-    z = [p["b"][o] + sum(a[i] * p["W"][i][o] for i in range(len(a))) for o in range(len(p["b"]))]
+    z = [
+        _sum(p["b"][o], (_times(a[i], p["W"][i][o]) for i in range(len(a))))
+        for o in range(len(p["b"]))
+    ]
     return z, [g.fn(zk) for zk in z]
 
 
@@ -206,10 +247,14 @@ def _scalar_backprop(net, sparams, X, T, loss):
             for o in range(len(d)):
                 gb[l][o] = add(gb[l][o], d[o])
                 for i in range(len(a_in)):
-                    gW[l][i][o] = add(gW[l][i][o], a_in[i] * d[o])
+                    term = _times(a_in[i], d[o])
+                    if term is not None:
+                        gW[l][i][o] = add(gW[l][i][o], term)
             if l:
                 W = sparams[l]["W"]
                 dA = [sum(W[i][o] * d[o] for o in range(len(d))) for i in range(len(a_in))]
+    zero = lambda g, b: jnp.zeros_like(b) if g is None else g  # noqa: E731 - every input was 0
+    gW = [[[zero(g, b) for g, b in zip(row, gb[l])] for row in gW[l]] for l in range(len(gW))]
     return w * total, [{"W": gW[l], "b": gb[l]} for l in range(len(sparams))]
 
 

@@ -145,8 +145,7 @@ def _epoch(plan: _Plan, step, state, key, X, T):
     return state, jnp.mean(m["loss"])
 
 
-@partial(jax.jit, static_argnums=0)
-def _run_epochs(plan: _Plan, state, solved_at, epoch0, keys, X, T, eval_data):
+def _epochs(plan: _Plan, state, solved_at, epoch0, keys, X, T, eval_data):
     """Epochs ``epoch0 .. epoch0 + len(keys) - 1`` (one key each) as one ``lax.scan``.
 
     The state enters ``plan.layout`` before the loop and leaves it after. Returns
@@ -180,6 +179,45 @@ def _run_epochs(plan: _Plan, state, solved_at, epoch0, keys, X, T, eval_data):
         records = measure(state.params, value)
     leave = lambda tree: layout.leave(net, tree)  # noqa: E731
     return TrainState(leave(state.params), leave(state.opt_state), state.step), solved_at, records
+
+
+_run_epochs = jax.jit(_epochs, static_argnums=0)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _run_epochs_known(plan: _Plan, data, state, solved_at, epoch0, keys, eval_data):
+    """:func:`_epochs` with the data (a pair of :class:`fnnet.layout.Known`) compiled in."""
+    X, T = (d.array() for d in data)
+    return _epochs(plan, state, solved_at, epoch0, keys, X, T, eval_data)
+
+
+# the most data values compiled into a program as constants (the scalar layout's programs are
+# small: MAX_SCALAR_WORK bounds examples x parameters where "auto" picks it)
+MAX_KNOWN_VALUES = 4096
+
+
+def _runner(plan: _Plan, X, T):
+    """How the epochs run: the layout's own engine where it has one; for the scalar layout on a
+    full batch of concrete data, a program with the data points compiled in (products with
+    inputs 0 and 1 folded: 1.1-1.3x faster for XOR on a 2-core AMD EPYC; one program per
+    dataset); else one program for any data of these shapes."""
+    if plan.layout.run is not None:
+        return plan.layout.run
+    known = (
+        plan.layout is _layout.scalar
+        and plan.batch_size == X.shape[0]
+        and isinstance(X, np.ndarray)
+        and isinstance(T, np.ndarray)
+        and X.size + T.size <= MAX_KNOWN_VALUES
+    )
+    if not known:
+        return _run_epochs
+    data = (_layout.Known.of(X), _layout.Known.of(T))
+
+    def run(plan, state, solved_at, epoch0, keys, X, T, eval_data):
+        return _run_epochs_known(plan, data, state, solved_at, epoch0, keys, eval_data)
+
+    return run
 
 
 def _initial_params(net: MLP, init, key, dtype):
@@ -358,7 +396,7 @@ def fit(
         layout=layout,
     )
     no_solve = jnp.array(-1, jnp.int32)
-    run = plan.layout.run or _run_epochs
+    run = _runner(plan, X, T)
     state, solved_at, records = run(plan, state, no_solve, 0, keys, X, T, eval_data)
     return state, _history(plan, records, solved_at)
 
@@ -372,7 +410,7 @@ def fit_with_progress(*args, **kwargs):
     plan, state, X, T, eval_data, keys = _prepare(*args, **kwargs)
     solved_at = jnp.array(-1, jnp.int32)
     epochs = keys.shape[0]
-    run = plan.layout.run or _run_epochs
+    run = _runner(plan, X, T)
     if not _checks.is_concrete((state, keys, X, T, eval_data)):
         state, solved_at, records = run(plan, state, solved_at, 0, keys, X, T, eval_data)
         return state, _history(plan, records, solved_at)

@@ -372,3 +372,36 @@ def test_progress_under_jit_runs_as_fit():
     s2, h2 = fn.train.fit(net, opt, jax.random.key(3), (X, T), **kw)
     chex.assert_trees_all_close(s1, s2, rtol=1e-10)
     chex.assert_trees_all_close(h1, h2, rtol=1e-10)
+
+
+def test_known_data_is_compiled_in_with_inputs_0_and_1_folded():
+    """On a full batch of concrete data the scalar layout compiles the data points in and drops
+    the products with inputs 0 and 1 (XOR's are all 0 or 1): fewer multiplications, and the same
+    training as with the data passed as a traced argument."""
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    X, T = fn.data.logic_gate("xor")
+    loss = fn.losses.get("half_sse")
+    sp = layout.unstack(net.init(jax.random.key(0), "uniform", 0.5))
+
+    def muls(X):
+        jaxpr = jax.make_jaxpr(lambda sp, X: layout._scalar_backprop(net, sp, X, T, loss))
+        return str(jaxpr(sp, X)).count(" mul ")
+
+    folded = jax.make_jaxpr(lambda sp: layout._scalar_backprop(net, sp, np.asarray(X), T, loss))
+    assert str(folded(sp)).count(" mul ") < muls(jnp.asarray(X))
+    kw = dict(
+        epochs=60,
+        batch_size=4,
+        loss="half_sse",
+        layout="scalar",
+        record=fn.train.Record(history="final"),
+        init=lambda k: net.init(k, "uniform", 1.0),
+    )
+    key = jax.random.key(1)
+    known = fn.train.fit(net, optax.sgd(2.0), key, (X, T), **kw)
+    traced = jax.jit(lambda X, T: fn.train.fit(net, optax.sgd(2.0), key, (X, T), **kw))(X, T)
+    chex.assert_trees_all_close(known, traced, rtol=1e-5, atol=1e-6)
+    plan = fn.train._prepare(net, optax.sgd(2.0), key, (X, T), **kw)[0]
+    assert fn.train._runner(plan, np.asarray(X), np.asarray(T)) is not fn.train._run_epochs
+    minibatch = fn.train._prepare(net, optax.sgd(2.0), key, (X, T), **{**kw, "batch_size": 2})[0]
+    assert fn.train._runner(minibatch, np.asarray(X), np.asarray(T)) is fn.train._run_epochs
