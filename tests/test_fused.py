@@ -129,39 +129,23 @@ def test_fused_progress_and_sweep():
 def test_fused_refuses_what_it_cannot_run():
     net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
     key = jax.random.key(0)
-    final = fn.train.Record(history="final")
-    base = dict(epochs=2, loss="half_sse", layout="fused")
+
+    def fit(data=(X, T), **changes):
+        kw = dict(epochs=2, batch_size=4, loss="half_sse", layout="fused")
+        kw["record"] = fn.train.Record(history="final")
+        return fn.train.fit(net, optax.sgd(0.5), key, data, **{**kw, **changes})
+
     with pytest.raises(ValueError, match=r"layout: 'fused' runs full-batch .*got batch_size=2"):
-        fn.train.fit(net, optax.sgd(0.5), key, (X, T), batch_size=2, record=final, **base)
+        fit(batch_size=2)
     with pytest.raises(ValueError, match=r"layout: 'fused' .*final values only.*'epoch'"):
-        fn.train.fit(net, optax.sgd(0.5), key, (X, T), batch_size=4, **base)
+        fit(record=fn.train.Record())
     with pytest.raises(ValueError, match=r"layout: 'fused' runs fnnet.backprop.value_and_grad"):
-        fn.train.fit(
-            net,
-            optax.sgd(0.5),
-            key,
-            (X, T),
-            batch_size=4,
-            record=final,
-            grads=fn.backprop.dropout(0.5),
-            **base,
-        )
+        fit(grads=fn.backprop.dropout(0.5))
     no_example = fn.losses.Loss("plain", fn.losses.mse.value, fn.losses.mse.grad)
     with pytest.raises(ValueError, match=r"layout: 'fused' needs a loss with a per-example form"):
-        fn.train.fit(
-            net,
-            optax.sgd(0.5),
-            key,
-            (X, T),
-            batch_size=4,
-            record=final,
-            **{**base, "loss": no_example},
-        )
-    traced = jax.jit(
-        lambda X: fn.train.fit(net, optax.sgd(0.5), key, (X, T), batch_size=4, record=final, **base)
-    )
+        fit(loss=no_example)
     with pytest.raises(ValueError, match=r"layout: 'fused' writes the data points .*traced"):
-        traced(X)
+        jax.jit(lambda X: fit((X, T)))(X)
 
 
 @pytest.mark.parametrize("backend", ["cpu", "gpu"])
