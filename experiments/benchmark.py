@@ -44,12 +44,13 @@ run (``agreement``). With the full settings (``layout_checks``)
 a larger network (8-32-32-1 on a regression task) checks that the layout "auto" picks is not tuned
 to XOR, and a crossover of matrix and scalar layouts runs in the plain-script worker.
 
-Quick settings on a 2-core AMD EPYC shared with other work (load 5-8), four runs on 2026-11-27:
-the plain-script sweep at 0.80x, 0.76x, 0.59x and 0.65x the C reference (the fastest peer; torch
-not installed, no GPU), the one-device-per-core sweep at 0.57-0.81x, the hand-written JAX loop at
-0.56-1.04x, NumPy at 0.009-0.016x: below the target (1.25x), and the load moves the ratio. One
-host device ran the sweep as fast as two on this machine, whose two cores behave like one busy
-core: the C reference ran 1.2x faster on two OpenMP threads than on one.
+Quick settings on a 2-core AMD EPYC shared with other work, 2026-11-27: at load 5-8, four runs
+gave the plain-script sweep at 0.59-0.80x the C reference (the fastest peer; torch not installed,
+no GPU), the hand-written JAX loop at 0.56-1.04x, NumPy at 0.009-0.016x; at load about 2, after
+the scalar layout began compiling known data in, three runs gave 0.73x, 0.73x and 0.756x (the
+hand-written JAX loop 0.84-0.94x): below the target (1.25x), and the load moves the ratio. One
+host device ran the sweep about as fast as two on this machine, whose two cores behave like one
+busy core: the C reference ran 1.2x faster on two OpenMP threads than on one.
 """
 
 from __future__ import annotations
