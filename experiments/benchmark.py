@@ -95,12 +95,17 @@ QUICK = {
     "big_steps": 200,
     "crossover_seeds": 4096,
     "crossover_steps": 200,
+    # (sizes, batch, hidden activation): tanh on a regression task, sigmoid on 0/1 targets
     "crossover_nets": [
-        [[2, 2, 1], 4],
-        [[2, 4, 1], 4],
-        [[2, 8, 1], 4],
-        [[2, 8, 8, 1], 4],
-        [[4, 8, 1], 8],
+        [[2, 2, 1], 4, "tanh"],
+        [[2, 4, 1], 4, "tanh"],
+        [[2, 8, 1], 4, "tanh"],
+        [[2, 8, 8, 1], 4, "tanh"],
+        [[4, 8, 1], 8, "tanh"],
+        [[2, 8, 1], 4, "sigmoid"],
+        [[2, 16, 1], 4, "sigmoid"],
+        [[4, 8, 1], 8, "sigmoid"],
+        [[2, 8, 8, 1], 4, "sigmoid"],
     ],
 }
 FULL = {
@@ -906,8 +911,9 @@ def work_units(settings) -> int:
 
 
 def crossover(settings, ticks=None) -> list[dict]:
-    """Matrix against scalar layout for a few growing networks (tanh, regression, full batch), on
-    one device: where the scalar layout stops paying, and what "auto" picks."""
+    """Matrix against scalar layout for a few growing networks (tanh on a regression task, or
+    sigmoid on 0/1 targets; full batch), on one device: where the scalar layout stops paying,
+    and what "auto" picks."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -918,12 +924,16 @@ def crossover(settings, ticks=None) -> list[dict]:
     rows = []
     S, steps = settings["crossover_seeds"], settings["crossover_steps"]
     keys = jax.random.split(jax.random.key(3), S)
-    for sizes, batch in settings["crossover_nets"]:
-        net = fn.MLP(tuple(sizes), hidden="tanh", output="identity")
+    for sizes, batch, *hidden in settings["crossover_nets"]:
+        hidden = hidden[0] if hidden else "tanh"
+        output = "identity" if hidden == "tanh" else "sigmoid"
+        net = fn.MLP(tuple(sizes), hidden=hidden, output=output)
         X = jax.random.normal(jax.random.key(4), (batch, sizes[0]))
         T = jnp.sin(jnp.sum(X, axis=1, keepdims=True))
+        if hidden != "tanh":
+            T = (T > 0).astype(X.dtype)
         row = {
-            "network": "-".join(map(str, sizes)),
+            "network": "-".join(map(str, sizes)) + f" {hidden}",
             "batch": batch,
             "batch_x_params": batch * net.n_params,
             "auto": fn.layout.choose("auto", net, "mse", n_examples=batch).name,

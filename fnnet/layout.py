@@ -29,6 +29,8 @@ Results agree between layouts to float rounding (sums run in another order), not
 
 from __future__ import annotations
 
+import functools
+import platform
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -47,10 +49,43 @@ __all__ = [
     "restack",
     "map_params",
     "MAX_SCALAR_WORK",
+    "MAX_SCALAR_WORK_TANH_AVX2",
+    "max_scalar_work",
 ]
 
-# largest n_examples × n_params that "auto" writes out as scalars (the program grows with it)
-MAX_SCALAR_WORK = 256
+# largest n_examples × n_params that "auto" writes out as scalars (the program grows with it), and
+# the smaller bound for tanh networks on x86 CPUs without AVX-512; measured with
+# `python -m experiments.benchmark --full` and a sigmoid variant of its crossover (see README's
+# Speed section): on an AMD EPYC (AVX2) the scalar layout was 2.8x faster than the matrix one for
+# a sigmoid 2-16-1 at batch 4 (work 260), 1.5x for 4-8-1 at batch 8 (392), 0.9x for 2-8-8-1 at
+# batch 4 (420), but with tanh 2x slower already for 2-8-1 at batch 4 (132) and 3.4x faster for
+# 2-2-1 (36); on an Intel Xeon (AVX-512) with tanh 1.9x faster at 132 and 1.3x at 420.
+MAX_SCALAR_WORK = 420
+MAX_SCALAR_WORK_TANH_AVX2 = 100
+
+
+@functools.lru_cache(maxsize=1)
+def _x86_without_avx512() -> bool:
+    """True on an x86 CPU whose flags (Linux's /proc/cpuinfo) lack avx512f; False elsewhere."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool(flags) and "avx512f" not in flags.split()
+
+
+def max_scalar_work(net) -> int:
+    """The largest ``n_examples × n_params`` for which ``"auto"`` takes the scalar layout:
+    :data:`MAX_SCALAR_WORK`, or :data:`MAX_SCALAR_WORK_TANH_AVX2` for a network with a tanh layer
+    on a CPU backend of an x86 processor without AVX-512 (there the written-out tanh code ran
+    2-5x slower than the matrix layout's from batch × parameters of 132 on)."""
+    tanh = "tanh" in (net.hidden.name, net.output.name)
+    if tanh and jax.default_backend() == "cpu" and _x86_without_avx512():
+        return MAX_SCALAR_WORK_TANH_AVX2
+    return MAX_SCALAR_WORK
 
 
 class Layout(NamedTuple):
@@ -296,8 +331,9 @@ def choose(layout, net, loss, grads=backprop.value_and_grad, n_examples: int = 1
 
     ``layout``: a :class:`Layout`, ``"matrix"``, ``"scalar"``, ``"fused"`` or ``"auto"``.
     ``"auto"`` takes the scalar layout where it supports ``net``, ``loss`` and ``grads`` and
-    ``n_examples × net.n_params`` is at most :data:`MAX_SCALAR_WORK`, else the matrix layout; it
-    never takes the fused layout.
+    ``n_examples × net.n_params`` is at most :func:`max_scalar_work` (:data:`MAX_SCALAR_WORK`,
+    less for tanh networks on x86 CPUs without AVX-512), else the matrix layout; it never takes
+    the fused layout.
 
     Raises:
       ValueError: for an unknown name, or a layout that cannot run ``loss`` or ``grads``.
@@ -305,7 +341,7 @@ def choose(layout, net, loss, grads=backprop.value_and_grad, n_examples: int = 1
     _checks.net(net)
     loss = losses.get(loss)
     if isinstance(layout, str) and layout == "auto":
-        small = n_examples * net.n_params <= MAX_SCALAR_WORK
+        small = n_examples * net.n_params <= max_scalar_work(net)
         return scalar if small and scalar.supports(net, loss, grads) is None else matrix
     if isinstance(layout, str) and layout == "fused":
         from fnnet.fused import fused as layout  # it builds on this module

@@ -243,14 +243,16 @@ def test_benchmark_small_end_to_end(tmp_path, monkeypatch):
 
 def test_benchmark_layout_crossover_small():
     tiny = {**benchmark.FULL, "crossover_seeds": 8, "crossover_steps": 3}
-    tiny["crossover_nets"] = [[[2, 2, 1], 4]]
-    (row,) = benchmark.crossover(tiny)
-    assert (row["network"], row["batch"], row["batch_x_params"]) == ("2-2-1", 4, 36)
-    assert row["auto"] == "scalar"
-    assert row["matrix"]["seed_steps_per_s"] > 0 and row["scalar"]["seed_steps_per_s"] > 0
-    lines = benchmark._crossover_table({"settings": tiny, "layout_crossover": [row]})
+    tiny["crossover_nets"] = [[[2, 2, 1], 4], [[2, 2, 1], 4, "sigmoid"]]
+    rows = benchmark.crossover(tiny)
+    names = [(r["network"], r["batch"], r["batch_x_params"]) for r in rows]
+    assert names == [("2-2-1 tanh", 4, 36), ("2-2-1 sigmoid", 4, 36)]
+    for row in rows:
+        assert row["auto"] == "scalar"
+        assert row["matrix"]["seed_steps_per_s"] > 0 and row["scalar"]["seed_steps_per_s"] > 0
+    lines = benchmark._crossover_table({"settings": tiny, "layout_crossover": rows})
     assert_tables_well_formed(lines)
-    assert lines[-1].startswith("| 2-2-1 | 4 | 36 |") and lines[-1].endswith("| scalar |")
+    assert lines[-1].startswith("| 2-2-1 sigmoid | 4 | 36 |") and lines[-1].endswith("| scalar |")
     # the larger network the full settings time (benchmark._measure_big): "auto" picks matrix
     big = fn.MLP((8, 32, 32, 1), hidden="tanh", output="identity")
     assert fn.layout.choose("auto", big, "mse", n_examples=64).name == "matrix"

@@ -116,6 +116,24 @@ def test_fit_scalar_layout_with_minibatches_and_labels():
     np.testing.assert_allclose(h_s["loss"], h_m["loss"], rtol=1e-9)
 
 
+def test_auto_bound_for_tanh_on_cpus_without_avx512(monkeypatch):
+    sigmoid = fn.MLP((2, 8, 1), hidden="sigmoid", output="sigmoid")  # 33 parameters
+    tanh = fn.MLP((2, 8, 1), hidden="tanh", output="identity")
+    vg = fn.backprop.value_and_grad
+    assert isinstance(layout._x86_without_avx512(), bool)  # reads this machine's flags
+    for narrow in (False, True):
+        monkeypatch.setattr(layout, "_x86_without_avx512", lambda narrow=narrow: narrow)
+        assert layout.max_scalar_work(sigmoid) == layout.MAX_SCALAR_WORK
+        expected = layout.MAX_SCALAR_WORK_TANH_AVX2 if narrow else layout.MAX_SCALAR_WORK
+        assert layout.max_scalar_work(tanh) == expected
+        # 2-8-1 at batch 4 (work 132): scalar for sigmoid, for tanh only with AVX-512
+        assert layout.choose("auto", sigmoid, "mse", vg, 4) is layout.scalar
+        want = layout.matrix if narrow else layout.scalar
+        assert layout.choose("auto", tanh, "mse", vg, 4) is want
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert layout.max_scalar_work(tanh) == layout.MAX_SCALAR_WORK  # a CPU bound only
+
+
 def test_choose():
     small, big = fn.MLP((2, 2, 1)), fn.MLP((64, 100, 10))
     vg = fn.backprop.value_and_grad
@@ -125,8 +143,8 @@ def test_choose():
     assert layout.choose("matrix", small, "mse", vg, 4) is layout.matrix
     assert layout.choose("scalar", small, "mse", vg, 1000) is layout.scalar  # asked for: granted
     assert layout.choose(layout.matrix, small, "mse", vg, 4) is layout.matrix
-    # the bound is n_examples × n_params <= MAX_SCALAR_WORK (small has 9 parameters)
-    n = layout.MAX_SCALAR_WORK // small.n_params
+    # the bound is n_examples × n_params <= max_scalar_work (small has 9 parameters)
+    n = layout.max_scalar_work(small) // small.n_params
     assert layout.choose("auto", small, "mse", vg, n) is layout.scalar
     assert layout.choose("auto", small, "mse", vg, n + 1) is layout.matrix
     custom = fn.losses.Loss("custom", fn.losses.mse.value, fn.losses.mse.grad)
