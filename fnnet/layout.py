@@ -54,13 +54,12 @@ __all__ = [
 ]
 
 # largest n_examples × n_params that "auto" writes out as scalars (the program grows with it), and
-# the smaller bound for tanh networks on x86 CPUs without AVX-512; measured with
-# `python -m experiments.benchmark --full` and a sigmoid variant of its crossover (see README's
-# Speed section): on an AMD EPYC (AVX2) the scalar layout was 2.8x faster than the matrix one for
-# a sigmoid 2-16-1 at batch 4 (work 260), 1.5x for 4-8-1 at batch 8 (392), 0.9x for 2-8-8-1 at
-# batch 4 (420), but with tanh 2x slower already for 2-8-1 at batch 4 (132) and 3.4x faster for
-# 2-2-1 (36); on an Intel Xeon (AVX-512) with tanh 1.9x faster at 132 and 1.3x at 420.
-MAX_SCALAR_WORK = 420
+# the smaller bound for tanh networks on x86 CPUs without AVX-512. `python -m experiments.benchmark
+# --full` on an AMD EPYC (AVX2), 2026-11-27, scalar / matrix layout seed-steps/s: sigmoid 2-8-1 at
+# batch 4 (work 132) 3.0x, 2-16-1 at batch 4 (260) 2.7x, 4-8-1 at batch 8 (392) 1.6x, 2-8-8-1 at
+# batch 4 (420) 0.68x; tanh 2-2-1 (36) 6.4x, 2-4-1 (68) 2.1x, 2-8-1 (132) 0.51x, 4-8-1 at batch 8
+# 0.32x. On an Intel Xeon (AVX-512), 2026-11-26, tanh: 2-8-1 1.9x, 4-8-1 at batch 8 1.06x.
+MAX_SCALAR_WORK = 400
 MAX_SCALAR_WORK_TANH_AVX2 = 100
 
 
