@@ -78,6 +78,29 @@ def sgd_or_adam(name: str, settings: dict):
     raise ValueError(f"optimizers: expected 'sgd' or 'adam', got {name!r}")
 
 
+def coinciding(curves: dict, tol: float, *, relative: bool = False) -> list[list[str]]:
+    """Groups (of two or more) of the labels in ``curves`` (label -> 1-d array) whose curves lie
+    within ``tol`` of each other everywhere (with ``relative``, within a factor ``1 + tol``):
+    lines that hide one another in a plot, for a figure to say so."""
+    import numpy as np
+
+    def close(a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if relative:
+            return np.nanmax(np.abs(np.log(a / b))) <= np.log1p(tol)
+        return np.nanmax(np.abs(a - b)) <= tol
+
+    groups: list[list[str]] = []
+    for label, v in curves.items():
+        for g in groups:
+            if close(curves[g[0]], v):
+                g.append(label)
+                break
+        else:
+            groups.append([label])
+    return [g for g in groups if len(g) > 1]
+
+
 def progress(iterable=None, *, desc: str, total: int | None = None, unit: str = "it"):
     """A progress bar for the work inside an experiment (its seeds, cells, settings or chunks):
     ``tqdm`` on stderr, nested under the runner's bar and removed when done (``leave=False``).

@@ -301,21 +301,6 @@ STYLE = {
 }
 
 
-def _coinciding(curves: dict, tol: float) -> list[list[str]]:
-    """Groups (of two or more) of the names in ``curves`` (name -> 1-d array) whose curves lie
-    within a factor ``1 + tol`` of each other everywhere: lines that hide one another."""
-    groups: list[list[str]] = []
-    for name, v in curves.items():
-        for g in groups:
-            ratio = np.asarray(curves[g[0]]) / np.asarray(v)
-            if np.nanmax(np.abs(np.log(ratio))) <= np.log1p(tol):
-                g.append(name)
-                break
-        else:
-            groups.append([name])
-    return [g for g in groups if len(g) > 1]
-
-
 def _figure(curves, settings, out):
     """Training loss (log scale) and test accuracy per epoch of every optimizer: mean over seeds,
     band min to max; curves that coincide are named in the title."""
@@ -341,7 +326,9 @@ def _figure(curves, settings, out):
     a2.set(xlabel="epoch", ylabel="test accuracy")
     for ax in (a1, a2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    same = _coinciding({n: c["train_loss_mean"] for n, c in curves.items()}, 0.1)
+    same = _harness.coinciding(
+        {n: c["train_loss_mean"] for n, c in curves.items()}, 0.1, relative=True
+    )
     note = "; ".join(" and ".join(g) for g in same)
     a1.set_title(
         "training loss" + (f"\n({note}: within 10% of each other at every epoch)" if same else ""),

@@ -301,22 +301,8 @@ def run(settings, out):
     }
 
 
-def _coinciding(curves: dict, tol: float) -> list[list[str]]:
-    """Groups (of two or more) of the labels in ``curves`` (label -> 1-d array) whose curves lie
-    within ``tol`` of each other everywhere: lines that hide one another in a plot."""
-    groups: list[list[str]] = []
-    for label, v in curves.items():
-        for g in groups:
-            if np.nanmax(np.abs(np.asarray(curves[g[0]]) - np.asarray(v))) <= tol:
-                g.append(label)
-                break
-        else:
-            groups.append([label])
-    return [g for g in groups if len(g) > 1]
-
-
 def _title(text: str, groups) -> str:
-    """``text`` and, wrapped below it, which lines coincide (from :func:`_coinciding`)."""
+    """``text`` and, wrapped below it, which lines coincide (from ``_harness.coinciding``)."""
     if not groups:
         return text
     note = "; ".join(" and ".join(g) + " coincide" for g in groups)
@@ -352,9 +338,9 @@ def _curves_figure(curves, settings, out):
             acc[label] = np.nanmean(h["eval_accuracy"], axis=0)
         title = f"fine-tuning, {_harness.sgd_or_adam(opt_name, settings)[1]}"
         axes[r, 0].set(xlabel="epoch", ylabel="training loss (cross-entropy)")
-        axes[r, 0].set_title(_title(title, _coinciding(loss, 0.02)), fontsize=10)
+        axes[r, 0].set_title(_title(title, _harness.coinciding(loss, 0.02)), fontsize=10)
         axes[r, 1].set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
-        axes[r, 1].set_title(_title(title, _coinciding(acc, 0.02)), fontsize=10)
+        axes[r, 1].set_title(_title(title, _harness.coinciding(acc, 0.02)), fontsize=10)
         if r == 0:
             axes[r, 1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
         for ax in axes[r]:

@@ -385,22 +385,8 @@ def run(settings, out):
     }
 
 
-def _coinciding(curves: dict, tol: float) -> list[list[str]]:
-    """Groups (of two or more) of the labels in ``curves`` (label -> 1-d array) whose curves lie
-    within ``tol`` of each other everywhere: lines that hide one another in a plot."""
-    groups: list[list[str]] = []
-    for label, v in curves.items():
-        for g in groups:
-            if np.nanmax(np.abs(np.asarray(curves[g[0]]) - np.asarray(v))) <= tol:
-                g.append(label)
-                break
-        else:
-            groups.append([label])
-    return [g for g in groups if len(g) > 1]
-
-
 def _coincide_note(groups) -> str:
-    """``"\n"`` and the groups of :func:`_coinciding` in words, wrapped, or ``""`` for none."""
+    """``"\n"`` and the groups of ``_harness.coinciding`` in words, wrapped, or ``""`` for none."""
     if not groups:
         return ""
     text = "; ".join(" and ".join(g) + " coincide" for g in groups)
@@ -446,7 +432,9 @@ def _gradient_figure(configs, settings, out):
     a1.set_title("gradient norm per layer: geometric mean, band min to max", fontsize=10)
     a2.set(xlabel="hidden layer", ylabel="fraction of units saturated", ylim=(-0.03, 1.03))
     a2.set_xticks(np.arange(1, depth + 1))
-    same = _coinciding({c["label"]: c["saturated_per_layer"] for c in configs.values()}, 0.02)
+    same = _harness.coinciding(
+        {c["label"]: c["saturated_per_layer"] for c in configs.values()}, 0.02
+    )
     a2.set_title(
         "saturated: sigmoid a < 0.1 or a > 0.9; tanh |a| > 0.9; ReLU a = 0"
         + (_coincide_note(same) or _near_zero_note(configs)),
@@ -524,7 +512,7 @@ def _training_figure(curves, configs, settings, out):
             _harness.band(axes[r, 1], epochs, h["eval_accuracy"], **st, label=c["label"])
             acc[c["label"]] = np.nanmean(h["eval_accuracy"], axis=0)
         title = _harness.sgd_or_adam(opt_name, settings)[1]
-        same = _coinciding(acc, 0.02)
+        same = _harness.coinciding(acc, 0.02)
         axes[r, 0].set(xlabel="epoch", ylabel="training loss (cross-entropy)")
         for ax in axes[r]:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

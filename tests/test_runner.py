@@ -186,3 +186,11 @@ def test_standalone_module_updates_its_section(tmp_path, stand_ins, capsys):
     assert (tmp_path / "digits" / "quick" / "result.json").exists()
     assert "Value 1." in _section((tmp_path / "REPORT.md").read_text(), "digits")
     assert "Value 1." in capsys.readouterr().out
+
+
+def test_coinciding_groups_curves_that_hide_one_another():
+    curves = {"a": [1.0, 2.0], "b": [1.01, 2.01], "c": [1.5, 2.0], "d": [1.04, 2.08]}
+    assert _harness.coinciding(curves, 0.02) == [["a", "b"]]
+    # relative: within a factor 1 + tol everywhere (d is 4% above a at every point)
+    assert _harness.coinciding(curves, 0.05, relative=True) == [["a", "b", "d"]]
+    assert _harness.coinciding(curves, 0.001) == []
