@@ -147,6 +147,7 @@ def numerical_grad(fun, params, eps: float = 1e-6):
     return unravel(jax.lax.map(partial_i, eye, batch_size=256))
 
 
+@jax.jit
 def relative_error(g_hand, g_ref):
     """Per leaf, ‖g_hand - g_ref‖ / ‖g_ref‖ (the difference norm itself where g_ref is 0)."""
 

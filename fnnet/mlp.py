@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -152,19 +153,7 @@ class MLP:
             _checks.positive(_checks.real_scalar(scale, "scale"), "scale")
         dtype = _checks.floating_dtype(dtype)
         _checks.key(key)
-        scale = jnp.asarray(scale, dtype)
-        params = []
-        for k, (n_in, n_out) in zip(jax.random.split(key, self.n_layers), self.layer_sizes()):
-            kw, kb = jax.random.split(k)
-            if scheme == "uniform":
-                W = jax.random.uniform(kw, (n_in, n_out), dtype, -1, 1) * scale
-                b = jax.random.uniform(kb, (n_out,), dtype, -1, 1) * scale
-            else:
-                std = {"normal": 1.0, "xavier": math.sqrt(1 / n_in), "he": math.sqrt(2 / n_in)}
-                W = jax.random.normal(kw, (n_in, n_out), dtype) * (scale * std[scheme])
-                b = jnp.zeros((n_out,), dtype)
-            params.append({"W": W, "b": b})
-        return params
+        return _draw(self, scheme, dtype, key, jnp.asarray(scale, dtype))
 
     def layer_sizes(self) -> list[tuple[int, int]]:
         """(n_in, n_out) of each weight layer."""
@@ -252,3 +241,21 @@ class MLP:
         With ``dropout`` > 0 and a ``key``, hidden units are dropped as in training (see
         :meth:`forward`); the default evaluates the whole network."""
         return self.forward(params, X, dropout=dropout, key=key)[0]
+
+
+@partial(jax.jit, static_argnums=(0, 1, 2))
+def _draw(net, scheme, dtype, key, scale):
+    """:meth:`MLP.init`'s draws as one compiled program per network, scheme and dtype (drawn op
+    by op, a 5-layer network compiled a dozen small programs on its first call: seconds)."""
+    params = []
+    for k, (n_in, n_out) in zip(jax.random.split(key, net.n_layers), net.layer_sizes()):
+        kw, kb = jax.random.split(k)
+        if scheme == "uniform":
+            W = jax.random.uniform(kw, (n_in, n_out), dtype, -1, 1) * scale
+            b = jax.random.uniform(kb, (n_out,), dtype, -1, 1) * scale
+        else:
+            std = {"normal": 1.0, "xavier": math.sqrt(1 / n_in), "he": math.sqrt(2 / n_in)}
+            W = jax.random.normal(kw, (n_in, n_out), dtype) * (scale * std[scheme])
+            b = jnp.zeros((n_out,), dtype)
+        params.append({"W": W, "b": b})
+    return params

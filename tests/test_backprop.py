@@ -15,15 +15,21 @@ LOSSES = ["mse", "half_sse", "softmax_cross_entropy"]
 
 
 def _problem(key, sizes, hidden, output, loss, batch, dtype):
+    """A network and a problem for it: parameters N(0, 1), inputs N(0, 1), targets uniform in
+    [0, 1) or class labels; drawn with NumPy from a seed taken from ``key`` (drawn with
+    jax.random, each case would compile its own random programs: seconds per case)."""
     net = fn.MLP(sizes, hidden=hidden, output=output)
-    kp, kx, kt = jax.random.split(key, 3)
-    params = net.init(kp, "normal", 1.0, dtype=dtype)
-    X = jax.random.normal(kx, (batch, sizes[0]), dtype)
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+    params = [
+        {"W": rng.normal(size=(n_in, n_out)), "b": rng.normal(size=n_out)}
+        for n_in, n_out in net.layer_sizes()
+    ]
+    X = rng.normal(size=(batch, sizes[0]))
     if loss == "softmax_cross_entropy":
-        T = jax.random.randint(kt, (batch,), 0, sizes[-1])
+        T = jnp.asarray(rng.integers(0, sizes[-1], size=batch))
     else:
-        T = jax.random.uniform(kt, (batch, sizes[-1]), dtype)
-    return net, params, X, T
+        T = jnp.asarray(rng.uniform(size=(batch, sizes[-1])), dtype)
+    return net, jax.tree.map(lambda x: jnp.asarray(x, dtype), params), jnp.asarray(X, dtype), T
 
 
 def _reference(net, params, X, T, loss):
@@ -59,6 +65,11 @@ def _random_architectures(n, seed):
 @pytest.mark.parametrize("dtype,tol", [(jnp.float64, 1e-10), (jnp.float32, 1e-5)])
 @pytest.mark.parametrize("case", list(_random_architectures(16, seed=0)), ids=str)
 def test_hand_gradients_equal_jax_grad(case, dtype, tol, getkey):
+    """Float64: hand-derived = jax.grad within 1e-10 per leaf (relative). Float32: both are
+    compared with the float64 gradient of the same problem, and the hand-derived one is within
+    1e-5 of it per leaf, or at most 4x as far off as jax.grad's own float32 gradient (a leaf
+    that is a sum of terms cancelling to 1e-4 of their size, a bias under a saturated softmax,
+    say, is off by ~3e-5 in float32 whichever way it is computed)."""
     sizes, hidden, output, loss, batch = case
     if loss == "softmax_cross_entropy":
         output = "identity"
@@ -66,8 +77,17 @@ def test_hand_gradients_equal_jax_grad(case, dtype, tol, getkey):
     (value, grads), (ref_value, ref_grads) = _compare((net, loss), params, X, T)
     chex.assert_trees_all_equal_structs(grads, ref_grads)
     np.testing.assert_allclose(value, ref_value, rtol=tol)
-    for err in jax.tree.leaves(backprop.relative_error(grads, ref_grads)):
-        assert float(err) < tol
+    if dtype == jnp.float64:
+        for err in jax.tree.leaves(backprop.relative_error(grads, ref_grads)):
+            assert float(err) < tol
+        return
+    up = partial(jax.tree.map, lambda x: jnp.asarray(x, jnp.float64))
+    T64 = T if loss == "softmax_cross_entropy" else up(T)
+    _, truth = jax.jit(_reference, static_argnums=(0, 4))(net, up(params), up(X), T64, loss)
+    hand = jax.tree.leaves(backprop.relative_error(up(grads), truth))
+    auto = jax.tree.leaves(backprop.relative_error(up(ref_grads), truth))
+    for h, a in zip(hand, auto):
+        assert float(h) < max(tol, 4 * float(a))
 
 
 @pytest.mark.parametrize("hidden", HIDDEN)
