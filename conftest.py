@@ -1,5 +1,5 @@
 """Test settings in the spirit of Equinox's: CPU only (at XLA's fastest-compiling backend level),
-float64 available, implicit rank promotion raises (strict dtype promotion is left off: optax's own
+float64 available (unless JAX_ENABLE_X64=0), implicit rank promotion raises (strict dtype promotion is left off: optax's own
 arithmetic mixes int counts and floats), warnings are errors (pyproject), and keys are never
 reused."""
 
@@ -7,6 +7,8 @@ import os
 import zlib
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # experiments.gpu_check sets "cuda" on a GPU
+# float64 available; experiments.gpu_check sets JAX_ENABLE_X64=0 (float32 throughout, as on a GPU)
+os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 
 def _xla_knows(flag):
@@ -42,7 +44,7 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_platforms", os.environ["JAX_PLATFORMS"])
-jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_enable_x64", os.environ["JAX_ENABLE_X64"].lower() in ("1", "true"))
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 

@@ -152,8 +152,10 @@ def main(argv=None) -> int:
     if not args.no_tests:
         tests = ["tests/test_fused.py", "tests/test_sweep_chunks.py"]
         t = time.perf_counter()
+        # on the GPU (the tests default to the CPU), in float32 as GPU work runs
+        env = {**os.environ, "JAX_PLATFORMS": "cuda", "JAX_ENABLE_X64": "0"}
         rc = subprocess.call(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], env=env
         )
         result["tests"] = {"files": tests, "exit_code": rc, "seconds": time.perf_counter() - t}
     result["timings"] = timings(args.seeds, args.epochs)

@@ -29,8 +29,14 @@ function other than :func:`fnnet.backprop.value_and_grad` and :func:`fnnet.backp
 losses without a per-example form, ``Record(history="epoch")`` (a record per epoch would leave the
 kernel every epoch; ``"final"`` computes the final measures after it), traced data. ``layout="auto"``
 never picks it. On a CPU (and on a TPU) the kernel runs in Pallas's interpreter (``interpret=True``):
-the same semantics, for tests, slowly; on a GPU it is lowered to Triton, where an optimizer or a
-criterion that uses an operation Triton cannot lower fails to compile with Pallas's message.
+the same semantics, for tests, slowly; on a GPU it is lowered to Triton (asked for by its compiler
+parameters: jax >= 0.10 would pick Mosaic GPU, which cannot copy blocks this small), where an
+optimizer or a criterion that uses an operation Triton cannot lower fails to compile with Pallas's
+message. fnnet adds Triton rules for ``jnp.all`` / ``jnp.any`` (what a criterion ends with), and a
+criterion's outputs (examples, n_out) must have power-of-2 sizes there (refused otherwise, with
+the shape). ``tests/test_fused.py`` lowers the kernel for CUDA without a GPU (float32): every
+case below, ``jax.grad``, and a traced learning rate become one Triton kernel. With float64
+enabled, optax's Adam computes its bias correction in float64, which Triton's ``pow`` refuses.
 
 Results equal the scalar layout's to float rounding (XLA and the kernel may fuse the same
 arithmetic differently); ``tests/test_fused.py`` checks it for sgd, momentum and adam on 2-2-1,
@@ -61,6 +67,37 @@ def _interpret() -> bool:
     return jax.default_backend() != "gpu"
 
 
+def _triton_params(block: int):
+    """Pallas's Triton lowering for a block of ``block`` seeds, a thread each."""
+    from jax.experimental.pallas import triton as pltriton
+
+    _teach_triton_all_any()
+    return pltriton.CompilerParams(num_warps=max(1, block // 32), num_stages=1)
+
+
+def _teach_triton_all_any():
+    """Pallas's Triton lowering has no rule for ``reduce_and`` / ``reduce_or`` (``jnp.all`` and
+    ``jnp.any``, what a solved criterion ends with): adds one that takes the min / max of the
+    values as int32 (exact for booleans). Leaves an existing rule alone; where this jax lays out
+    its Triton lowering otherwise, does nothing (the criterion then fails to lower, saying so)."""
+    try:
+        from jax._src.pallas.triton import lowering as tl
+    except ImportError:  # pragma: no cover - depends on the jax version
+        return
+    rules = getattr(tl, "triton_lowering_rules", None)
+    if not isinstance(rules, dict) or not hasattr(tl, "lower_fun"):  # pragma: no cover
+        return
+
+    def all_(x, *, axes, **_):
+        return jnp.min(x.astype(jnp.int32), axis=axes) > 0
+
+    def any_(x, *, axes, **_):
+        return jnp.max(x.astype(jnp.int32), axis=axes) > 0
+
+    for prim, fun in ((jax.lax.reduce_and_p, all_), (jax.lax.reduce_or_p, any_)):
+        rules.setdefault(prim, tl.lower_fun(fun, multiple_results=False))
+
+
 def _concrete(x, name: str):
     """``x`` as a NumPy array, or a clear error where it is traced."""
     if not _checks.is_concrete(x):
@@ -85,6 +122,26 @@ def _check_run(plan, X):
         )
 
 
+def _assemble(rows):
+    """The (batch, n_out) array of the scalars ``rows[i][j]``, built by selects: Triton lowers
+    ``jnp.stack`` of two arrays only. Exact (a select copies its value)."""
+    n, m = len(rows), len(rows[0])
+    dtype = jnp.result_type(*(v for row in rows for v in row))
+    i = jax.lax.broadcasted_iota(jnp.int32, (n, m), 0)
+    j = jax.lax.broadcasted_iota(jnp.int32, (n, m), 1)
+    out = jnp.zeros((n, m), dtype)
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            out = jnp.where((i == r) & (j == c), v, out)
+    return out
+
+
+# the scalar layout as the kernel runs it: the solved criterion's outputs assembled by selects
+_KERNEL_SCALAR = _layout.scalar._replace(
+    apply=lambda net, sparams, X: _assemble(_layout._outputs(net, sparams, X))
+)
+
+
 def _per_seed(plan, treedef, X, T, epochs: int):
     """One seed's whole run in the scalar layout: carry leaves in, carry leaves out. The carry
     holds the first epoch's index too (0-based, for the solved criterion), so that a run in
@@ -101,7 +158,7 @@ def _per_seed(plan, treedef, X, T, epochs: int):
             state, solved_at, _ = carry
             state, m = step(state, X, T, None)
             e = epoch0 + i
-            solved_at = record.first_solved(net, scalar, state.params, X, T, e, solved_at)
+            solved_at = record.first_solved(net, _KERNEL_SCALAR, state.params, X, T, e, solved_at)
             return state, solved_at, m["loss"]
 
         out = jax.lax.fori_loop(0, epochs, epoch, (state, solved_at, value))
@@ -160,6 +217,9 @@ def _launch(jaxpr, carry, consts, per_seed_consts):
         + [_spec(jnp.shape(c), b, block) for c, b in zip(consts, per_seed_consts)],
         out_specs=[_spec(x.shape, True, block) for x in carry],
         interpret=interpret,
+        # Triton, one warp of 32 threads per 32 seeds: jax >= 0.10 lowers a GPU pallas_call to
+        # Mosaic GPU unless told otherwise, and Mosaic GPU cannot copy blocks of a few bytes
+        compiler_params=None if interpret else _triton_params(block),
     )
     return [x[:n_seeds] for x in run(*carry, *consts)]
 
@@ -183,9 +243,22 @@ def _engine(jaxpr):
     return engine
 
 
+def _check_triton_shapes(plan, X):
+    """Triton's arrays have power-of-2 sizes: on a GPU the solved criterion's (n, n_out)."""
+    shape = (X.shape[0], plan.net.sizes[-1])
+    if plan.record.solved is not None and not _interpret():
+        if any(d & (d - 1) for d in shape):
+            raise ValueError(
+                "layout: 'fused' on a GPU evaluates record.solved inside a Triton kernel, whose "
+                "arrays must have power-of-2 sizes; expected outputs (examples, n_out) with "
+                f"powers of 2, got {shape} (use layout='scalar', or drop the criterion)"
+            )
+
+
 def _run(plan, state, solved_at, epoch0, keys, X, T, eval_data):
     """``fit``'s run in the fused layout (same arguments and results as its compiled scan)."""
     _check_run(plan, X)
+    _check_triton_shapes(plan, X)
     data = (_layout.Known.of(_concrete(X, "data[0]")), _layout.Known.of(_concrete(T, "data[1]")))
     epoch0 = jnp.asarray(epoch0, jnp.int32)
     return _run_jit(plan, data, int(keys.shape[0]), state, solved_at, epoch0, eval_data)

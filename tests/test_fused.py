@@ -171,3 +171,54 @@ def test_gpu_check_runs_on_cpu(capsys):
     for row in rows:
         assert "error" not in row, row
         assert row["seed_steps_per_s"] > 0 and row["seeds"] == 4
+
+
+@pytest.fixture
+def triton_lowering(monkeypatch):
+    """The fused kernel as a GPU would build it (Pallas's Triton lowering, blocks of BLOCK seeds),
+    lowered here for CUDA without a GPU. The jitted run is traced afresh before and after, so
+    that no program traced for the interpreter is reused and none for Triton is left behind."""
+    pytest.importorskip("jax.experimental.pallas.triton")
+    from fnnet import fused as F
+
+    F._run_jit.clear_cache()
+    monkeypatch.setattr(F, "_interpret", lambda: False)
+    # float32 throughout, as GPU work runs (with float64 enabled, optax's Adam computes its bias
+    # correction in float64, which Triton's lowering of pow refuses)
+    with jax.enable_x64(False):
+        yield lambda f, *a: jax.jit(f).trace(*a).lower(lowering_platforms=("cuda",)).as_text()
+    F._run_jit.clear_cache()
+
+
+@pytest.mark.parametrize("sizes", [(2, 2, 1), (2, 4, 1), (2, 2, 2, 1)])
+def test_fused_kernel_lowers_to_triton(sizes, triton_lowering):
+    """Every case of the equality test above, and jax.grad and a learning rate traced under
+    vmap, lower to one Triton kernel (the GPU code path, checked without a GPU: a kernel that
+    lowered to Mosaic GPU, or used a primitive Triton lacks, would fail here)."""
+    net = fn.MLP(sizes, hidden="sigmoid", output="sigmoid")
+    keys = jax.random.split(jax.random.key(0), 200)  # not a multiple of the block: padded
+    for name, opt in OPTIMIZERS.items():
+        for solved in (None, _solved):
+            run = jax.vmap(lambda k, opt=opt, solved=solved: _fit(net, opt, k, "fused", solved))
+            text = triton_lowering(run, keys)
+            assert text.count("__gpu$xla.gpu.triton") == 1, (name, solved)
+    by_rate = jax.vmap(
+        lambda k, lr: _fit(net, optax.sgd(lr), k, "fused", _solved, grads=fn.backprop.autodiff)
+    )
+    text = triton_lowering(by_rate, keys, jnp.linspace(0.1, 1.0, 200))
+    assert text.count("__gpu$xla.gpu.triton") == 1
+
+
+def test_fused_on_a_gpu_refuses_a_criterion_over_non_power_of_2_outputs(triton_lowering):
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    X3, T3 = np.asarray(X)[:3], np.asarray(T)[:3]
+
+    def one(key, solved):
+        record = fn.train.Record(history="final", solved=solved)
+        kw = dict(epochs=3, batch_size=3, loss="half_sse", record=record, layout="fused")
+        return fn.train.fit(net, optax.sgd(0.5), key, (X3, T3), **kw)
+
+    keys = jax.random.split(jax.random.key(0), 8)
+    assert "__gpu$xla.gpu.triton" in triton_lowering(jax.vmap(lambda k: one(k, None)), keys)
+    with pytest.raises(ValueError, match=r"power-of-2 sizes.*got \(3, 1\)"):
+        triton_lowering(jax.vmap(lambda k: one(k, _solved)), keys)
