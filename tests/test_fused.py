@@ -192,13 +192,15 @@ def triton_lowering(monkeypatch):
 
 @pytest.mark.parametrize("sizes", [(2, 2, 1), (2, 4, 1), (2, 2, 2, 1)])
 def test_fused_kernel_lowers_to_triton(sizes, triton_lowering):
-    """Every case of the equality test above, and jax.grad and a learning rate traced under
-    vmap, lower to one Triton kernel (the GPU code path, checked without a GPU: a kernel that
+    """The cases of the equality test above (all on 2-2-1, adam with a criterion on the others),
+    and jax.grad and a learning rate traced under vmap, lower to one Triton kernel (the GPU code path, checked without a GPU: a kernel that
     lowered to Mosaic GPU, or used a primitive Triton lacks, would fail here)."""
     net = fn.MLP(sizes, hidden="sigmoid", output="sigmoid")
     keys = jax.random.split(jax.random.key(0), 200)  # not a multiple of the block: padded
-    for name, opt in OPTIMIZERS.items():
-        for solved in (None, _solved):
+    # every optimizer with and without a criterion on 2-2-1; the most demanding case on the others
+    cases = OPTIMIZERS.items() if sizes == (2, 2, 1) else [("adam", OPTIMIZERS["adam"])]
+    for name, opt in cases:
+        for solved in (None, _solved) if sizes == (2, 2, 1) else (_solved,):
             run = jax.vmap(lambda k, opt=opt, solved=solved: _fit(net, opt, k, "fused", solved))
             text = triton_lowering(run, keys)
             assert text.count("__gpu$xla.gpu.triton") == 1, (name, solved)
