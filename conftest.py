@@ -1,7 +1,7 @@
-"""Test settings in the spirit of Equinox's: CPU only (at XLA's fastest-compiling backend level),
-float64 available (unless JAX_ENABLE_X64=0), implicit rank promotion raises (strict dtype promotion is left off: optax's own
-arithmetic mixes int counts and floats), warnings are errors (pyproject), and keys are never
-reused."""
+"""Test settings in the spirit of Equinox's: CPU only (with XLA's fastest-compiling settings),
+float64 available (unless JAX_ENABLE_X64=0), implicit rank promotion raises (strict dtype
+promotion is left off: optax's own arithmetic mixes int counts and floats), warnings are errors
+(pyproject), and keys are never reused."""
 
 import os
 import zlib
