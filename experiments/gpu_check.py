@@ -152,8 +152,9 @@ def main(argv=None) -> int:
     if not args.no_tests:
         tests = ["tests/test_fused.py", "tests/test_sweep_chunks.py"]
         t = time.perf_counter()
-        # on the GPU (the tests default to the CPU), in float32 as GPU work runs
-        env = {**os.environ, "JAX_PLATFORMS": "cuda", "JAX_ENABLE_X64": "0"}
+        # on the GPU (the tests default to the CPU; the CPU stays available for the tests of the
+        # CPU's rules), in float32 as GPU work runs
+        env = {**os.environ, "JAX_PLATFORMS": "cuda,cpu", "JAX_ENABLE_X64": "0"}
         rc = subprocess.call(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], env=env
         )

@@ -162,7 +162,7 @@ def test_gpu_chunk_size_edges():
     # an unknown memory need: the CPU rule; a callable need is called on an accelerator only
     assert sweep.choose_chunk_size(10**6, [FakeGPU(10**12)], None) == sweep.CHUNK_SEEDS
     assert sweep.choose_chunk_size(10**6, [FakeGPU(10**12)], lambda: None) == sweep.CHUNK_SEEDS
-    on_cpu = sweep.choose_chunk_size(10**6, jax.local_devices(), lambda: 1 / 0)
+    on_cpu = sweep.choose_chunk_size(10**6, jax.local_devices(backend="cpu"), lambda: 1 / 0)
     assert on_cpu == sweep.default_chunk_size(10**6, 1) == sweep.CHUNK_SEEDS
     with pytest.raises(ValueError, match="n_seeds: expected an integer >= 1, got 0"):
         sweep.choose_chunk_size(0, [FakeGPU(10**9)], need)
@@ -173,7 +173,7 @@ def test_gpu_chunk_size_edges():
 def test_free_memory_reads_stats_or_none():
     assert sweep.free_memory(FakeGPU(1000, in_use=300)) == 1000
     assert sweep.free_memory(FakeGPU(None)) is None
-    assert sweep.free_memory(jax.local_devices()[0]) is None  # the CPU reports none
+    assert sweep.free_memory(jax.local_devices(backend="cpu")[0]) is None  # the CPU: none
 
 
 def _fake_gpu(monkeypatch, free):
@@ -222,7 +222,7 @@ def test_resume_keeps_the_stored_chunk_size(monkeypatch, tmp_path):
 
 
 def test_cpu_parts():
-    cpu = jax.local_devices()[:1]
+    cpu = jax.local_devices(backend="cpu")[:1]
     with pytest.MonkeyPatch.context() as m:
         m.setattr(sweep, "_host_cores", lambda: 4)
         m.setattr(sweep, "MIN_PART_SEEDS", 10)
@@ -237,6 +237,12 @@ def test_cpu_parts():
         assert sweep.cpu_parts(4096, cpu) == 1
 
 
+# sweeps that split their chunks over CPU threads: on the CPU backend only (experiments.gpu_check
+# runs this file with a GPU as the default backend, where chunks are never split)
+on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU's thread split")
+
+
+@on_cpu
 @pytest.mark.parametrize("train_one", [xor_scalar, draws], ids=["xor-scalar", "draws"])
 def test_threads_split_equals_unsplit(monkeypatch, train_one):
     grid = LR if train_one is xor_scalar else None
@@ -248,6 +254,7 @@ def test_threads_split_equals_unsplit(monkeypatch, train_one):
     _assert_equal(_run(train_one, 30, grid=grid, chunk_size=12), plain)
 
 
+@on_cpu
 def test_threads_split_reports_errors():
     def broken(key):
         return {"x": jax.pure_callback(lambda: 1 / 0, jax.ShapeDtypeStruct((), jnp.float32))}
