@@ -621,7 +621,9 @@ def _compile(call: Callable, plan: _Plan, key, devices) -> _Program:
     results' structure, from one trace (jit's cache reuses it for the calls); results must be
     numeric arrays."""
     sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
-    seeds = jax.device_put(plan.seeds(0), sharding)
+    parts = cpu_parts(plan.chunk_size, devices)
+    # traced at the shape the calls will have (a part of a split chunk), so that they reuse it
+    seeds = jax.device_put(np.split(plan.seeds(0), parts)[0], sharding)
     try:
         out_info, _ = jax.eval_shape(call, key, seeds, plan.hparams((0,) * len(plan.grid)))
     except TypeError as e:
@@ -644,7 +646,6 @@ def _compile(call: Callable, plan: _Plan, key, devices) -> _Program:
         for p, s in described
     ]
     treedef, leaves = jax.tree.structure(out_info), jax.tree.leaves(out_info)
-    parts = cpu_parts(plan.chunk_size, devices)
     return _Program(call, sharding, treedef, leaves, results, parts)
 
 
