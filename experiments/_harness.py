@@ -161,8 +161,8 @@ def experiment_name(module) -> str:
 
 
 def machine() -> dict:
-    """The CPU model (Linux's /proc/cpuinfo, else ``platform.processor()``) and core count, so a
-    result says what machine its timings come from."""
+    """The CPU model (Linux's /proc/cpuinfo, else ``platform.processor()``), core count and
+    platform, so a result says what machine its timings come from."""
     cpu = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -172,7 +172,11 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
 
 
 def announce(message: str) -> None:

@@ -207,7 +207,7 @@ NO_GPU_NOTE = (
 def run(settings, out):
     """Without a GPU: says so and times nothing. With one: the worker on the CPU and on the GPU,
     compared workload by workload."""
-    from experiments.benchmark import machine
+    from experiments._harness import machine
 
     found = gpus()
     if not found:

@@ -11,7 +11,7 @@ import pytest
 from _markdown import assert_tables_well_formed
 
 import fnnet as fn
-from experiments import _harness, benchmark
+from experiments import _harness, _peers, benchmark
 
 _FITS = {}
 N = 37  # seeds in every test here (one compiled fit): more than a block of the C reference's 32
@@ -57,19 +57,19 @@ def _assert_trains_like_fit(params, losses, ref, ref_loss, rtol, atol):
 def test_benchmark_baselines_train_like_fit(getkey):
     p0 = _inits(getkey, N)
     ref, ref_loss = _fit_from(p0, 20)
-    hand, hand_loss = jax.jit(jax.vmap(lambda p: benchmark.hand_xor(p, 20)))(p0)
-    got, loss = benchmark._numpy_xor(N, 20, params=jax.tree.map(np.asarray, p0))
+    hand, hand_loss = jax.jit(jax.vmap(lambda p: _peers.hand_xor(p, 20)))(p0)
+    got, loss = _peers.numpy_xor(N, 20, params=jax.tree.map(np.asarray, p0))
     for params, losses in ((hand, hand_loss), (got, loss)):
         _assert_trains_like_fit(params, losses, ref, ref_loss, rtol=1e-5, atol=1e-6)
     # the C reference's layout, (9, S), and back
     p = jax.tree.map(np.asarray, p0)
-    assert benchmark.nine(p).shape == (9, N) and benchmark.nine(p).flags["C_CONTIGUOUS"]
-    for a, b in zip(jax.tree.leaves(benchmark.tree(benchmark.nine(p))), jax.tree.leaves(p)):
+    assert _peers.nine(p).shape == (9, N) and _peers.nine(p).flags["C_CONTIGUOUS"]
+    for a, b in zip(jax.tree.leaves(_peers.tree(_peers.nine(p))), jax.tree.leaves(p)):
         np.testing.assert_array_equal(a, b)
 
 
 needs_cc = pytest.mark.skipif(
-    benchmark.c_compiler() is None, reason="no C compiler (cc or gcc) on the PATH"
+    _peers.c_compiler() is None, reason="no C compiler (cc or gcc) on the PATH"
 )
 
 
@@ -77,10 +77,10 @@ needs_cc = pytest.mark.skipif(
 def test_benchmark_c_reference_trains_like_fit(getkey):
     p0 = _inits(getkey, N)  # more than one block of seeds, and a partial one
     ref, ref_loss = _fit_from(p0, 20)
-    lib, why = benchmark.c_reference()
+    lib, why = _peers.c_reference()
     assert lib is not None, why
     assert lib.xor_threads() >= 1
-    got, loss = benchmark.c_xor(jax.tree.map(np.asarray, p0), 20)
+    got, loss = _peers.c_xor(jax.tree.map(np.asarray, p0), 20)
     # -ffast-math and a polynomial exp: float tolerance, not bit equality
     _assert_trains_like_fit(got, loss, ref, ref_loss, rtol=1e-3, atol=1e-5)
 
@@ -93,13 +93,13 @@ def test_benchmark_cuda_kernel_trains_like_fit_when_run_as_c(getkey):
         "#include <math.h>\n#define __global__\n#define __restrict__ __restrict\n"
         "#define __expf expf\nstatic struct { long long x; } blockIdx, blockDim, threadIdx;\n"
     )
-    kernel = benchmark.cuda_source().replace('extern "C" ', "")
+    kernel = _peers.cuda_source().replace('extern "C" ', "")
     driver = (
         "\nvoid run_all(const float *p0, float *p, float *loss, long long n, long long steps,"
         " float lr) {\n  blockDim.x = 1;\n  for (long long i = 0; i < n; i++) {\n"
         "    blockIdx.x = i;\n    xor_train(p0, p, loss, n, steps, lr);\n  }\n}\n"
     )
-    path, why = benchmark.build_shared(shim + kernel + driver, ("-O1", "-shared", "-fPIC"), "cu")
+    path, why = _peers.build_shared(shim + kernel + driver, ("-O1", "-shared", "-fPIC"), "cu")
     assert path is not None, why
     import ctypes
 
@@ -107,15 +107,15 @@ def test_benchmark_cuda_kernel_trains_like_fit_when_run_as_c(getkey):
     run_all.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_longlong] * 2 + [ctypes.c_float]
     p0 = _inits(getkey, N)
     ref, ref_loss = _fit_from(p0, 20)
-    q0 = benchmark.nine(jax.tree.map(np.asarray, p0))
+    q0 = _peers.nine(jax.tree.map(np.asarray, p0))
     q, loss = np.empty_like(q0), np.empty(N, np.float32)
     run_all(q0.ctypes.data, q.ctypes.data, loss.ctypes.data, N, 20, 0.5)
-    _assert_trains_like_fit(benchmark.tree(q), loss, ref, ref_loss, rtol=1e-4, atol=1e-6)
+    _assert_trains_like_fit(_peers.tree(q), loss, ref, ref_loss, rtol=1e-4, atol=1e-6)
 
 
 def test_benchmark_c_reference_absent_without_a_compiler(monkeypatch):
-    monkeypatch.setattr(benchmark, "c_compiler", lambda: None)
-    assert benchmark.build_shared("int f(void) { return 1; }") == (
+    monkeypatch.setattr(_peers, "c_compiler", lambda: None)
+    assert _peers.build_shared("int f(void) { return 1; }") == (
         None,
         "no C compiler (cc or gcc) on the PATH",
     )
@@ -123,7 +123,7 @@ def test_benchmark_c_reference_absent_without_a_compiler(monkeypatch):
 
 @needs_cc
 def test_benchmark_c_build_failure_is_a_reason():
-    path, why = benchmark.build_shared("this is not C;", name="broken")
+    path, why = _peers.build_shared("this is not C;", name="broken")
     assert path is None and why.startswith("the C build (") and "failed" in why
 
 
@@ -132,7 +132,7 @@ def test_benchmark_torch_trains_like_fit(getkey):
     p0 = _inits(getkey, N)
     ref, ref_loss = _fit_from(p0, 20)
     for compiled in (False, True):
-        got, loss = benchmark.torch_xor(jax.tree.map(np.asarray, p0), 20, compiled=compiled)
+        got, loss = _peers.torch_xor(jax.tree.map(np.asarray, p0), 20, compiled=compiled)
         _assert_trains_like_fit(got, loss, ref, ref_loss, rtol=1e-4, atol=1e-6)
 
 
@@ -140,13 +140,13 @@ def test_benchmark_torch_rows_absent_without_torch(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
-    rows, absent = benchmark._torch_peers(4, 2, np.zeros((9, 4), np.float32), 1)
+    rows, absent = _peers.torch_contestants(4, 2, np.zeros((9, 4), np.float32), 1)
     assert rows == {}
     assert absent == {"torch_compile": "torch not installed", "torch_eager": "torch not installed"}
 
 
 def test_benchmark_cuda_row_absent_on_a_cpu():
-    call, why = benchmark._cuda_reference(4, 2, np.zeros((9, 4), np.float32))
+    call, why = _peers.cuda_contestant(4, 2, np.zeros((9, 4), np.float32))
     assert call is None and why == "no GPU: JAX's default backend here is cpu"
 
 
@@ -216,8 +216,8 @@ def test_benchmark_small_end_to_end(tmp_path, monkeypatch):
         assert e["repeats"] == 2 and e["seed_steps_per_s"] > 0, key
         assert e["rate_range"][0] <= e["seed_steps_per_s"] == e["rate_range"][1], key
     assert result["absent"].get("cuda_reference", "").startswith("no GPU")
-    assert ("c_reference" in result["absent"]) == (benchmark.c_compiler() is None)
-    if benchmark.c_compiler() is not None:
+    assert ("c_reference" in result["absent"]) == (_peers.c_compiler() is None)
+    if _peers.c_compiler() is not None:
         # same initial parameters, same training: the C reference's losses are the sweep's
         assert result["agreement"]["c_reference"] < 1e-4
     assert "big_auto" not in runs["cores"] and result["layout_crossover"] == []
