@@ -2,6 +2,8 @@
 the scalar layout does, for every optimizer and network the issue names, and refuses clearly what
 it cannot run."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -158,22 +160,48 @@ def test_auto_never_picks_fused(monkeypatch, backend):
     assert L.choose("fused", fn.MLP((2, 2, 1)), "mse") is fused
 
 
-def test_gpu_check_runs_on_cpu(capsys):
-    """The GPU script's rows run (tiny, on CPU) and without a GPU it stops at once. (On a GPU the
-    script runs this file itself: there its main would start the whole check again.)"""
+def test_gpu_check_runs_on_cpu(capsys, tmp_path):
+    """The GPU script's rows run (tiny, on CPU), each result file complete after every row, and
+    without a GPU its main stops at once. (On a GPU the script runs this file itself: there its
+    main would start the whole check again.)"""
     if jax.default_backend() == "gpu":
         pytest.skip("experiments.gpu_check runs this file on the GPU; this test is its CPU side")
     from experiments import gpu_check
 
-    assert gpu_check.main(["--out", "unused"]) == 0
+    assert gpu_check.main(["--out", str(tmp_path / "unused")]) == 0
     assert "no GPU" in capsys.readouterr().out
-    rows = [
-        gpu_check._row("plain", gpu_check._plain(3, "auto"), 4, 3, chunk_size=4),
-        gpu_check._row("xor fused", gpu_check._xor_settings(3, "fused"), 4, 3),
+    assert not (tmp_path / "unused").exists()
+    lines = []
+    result = gpu_check.check(8, 3, str(tmp_path), say=lines.append, mnist_seeds=2, mnist_epochs=1)
+    rows = result["timings"]
+    assert [r["what"] for r in rows] == [
+        gpu_check._CUDA,
+        "plain SGD, fused",
+        "_xor.train (momentum, solved), fused",
+        "_xor.train (momentum, solved), auto",
+        "plain SGD, default chunk",
+        "plain SGD",  # one chunk size: all 8 seeds
+        "MNIST-1D MLP, Adam, 2 seeds",
     ]
-    for row in rows:
+    assert len(lines) == len(rows)
+    assert rows[0] == {
+        "what": gpu_check._CUDA,
+        "absent": "no GPU: JAX's default backend here is cpu",
+    }
+    for row in rows[1:]:
         assert "error" not in row, row
-        assert row["seed_steps_per_s"] > 0 and row["seeds"] == 4
+        assert row["seed_steps_per_s"] > 0 and row["steps"] > 0
+    assert rows[-1]["seeds"] == 2 and rows[-1]["steps"] == 40 and rows[5]["chunk_size"] == 8
+    s = result["summary"]
+    assert s["fused_over_cuda"] is None and "fused_vs_cuda_final_loss_max_abs_diff" not in s
+    assert s["best_chunk_over_default"] == pytest.approx(
+        rows[5]["seed_steps_per_s"] / rows[4]["seed_steps_per_s"]
+    )
+    with open(tmp_path / "gpu_check.json") as f:
+        assert json.load(f) == json.loads(json.dumps(result))
+    # a budget spent before the first row: every row is marked, none runs
+    skipped = gpu_check.check(8, 3, str(tmp_path), budget=-1, say=lines.append)["timings"]
+    assert all(r["skipped"].startswith("not started within the budget") for r in skipped)
 
 
 @pytest.fixture
