@@ -395,3 +395,10 @@ def numpy_xor(S, steps, lr=0.5, seed=0, params=None):
         b1 -= lr * d1.sum(1)
     loss = 0.5 * np.sum((T - a) ** 2, axis=(1, 2))
     return [{"W": W1, "b": b1}, {"W": W2, "b": b2}], loss
+
+
+def host(x) -> np.ndarray:
+    """A NumPy float64 copy of a NumPy array, cupy array (``get``) or torch tensor (``numpy``)."""
+    if not isinstance(x, np.ndarray):
+        x = x.get() if hasattr(x, "get") else x.numpy() if hasattr(x, "numpy") else x
+    return np.asarray(x, np.float64)

@@ -329,21 +329,14 @@ def _plain(settings):
     )
 
     def checks():
-        ref = _host(finals["sweep_plain"])
+        ref = _peers.host(finals["sweep_plain"])
         return {
-            k: float(np.max(np.abs(_host(x) - ref)))
+            k: float(np.max(np.abs(_peers.host(x) - ref)))
             for k, x in finals.items()
             if k != "sweep_plain"
         }
 
     return contestants, absent, checks
-
-
-def _host(x) -> np.ndarray:
-    """A NumPy float64 copy of a NumPy array, cupy array (``get``) or torch tensor (``numpy``)."""
-    if not isinstance(x, np.ndarray):
-        x = x.get() if hasattr(x, "get") else x.numpy() if hasattr(x, "numpy") else x
-    return np.asarray(x, np.float64)
 
 
 def _sweeps(settings) -> dict:

@@ -106,13 +106,17 @@ def _mnist1d(epochs):
     return train_one
 
 
+def _error(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}"[:500]
+
+
 def _measured(what, call, seeds, steps, **extra):
     """The row of one timed ``call`` (``seeds`` x ``steps`` seed-steps per call), or of its error:
     a row that fails is a result (out of memory, a lowering that does not compile)."""
     try:
         first, best = _timed(call)
     except Exception as e:  # noqa: BLE001
-        return {"what": what, **extra, "error": f"{type(e).__name__}: {e}"[:500]}
+        return {"what": what, **extra, "error": _error(e)}
     return {
         "what": what,
         **extra,
@@ -130,7 +134,7 @@ def _row(what, make, n_seeds, steps, chunk_size=None, finals=None):
     try:
         train_one = make()
     except Exception as e:  # noqa: BLE001 - a data set that cannot be made, say
-        return {"what": what, "chunk_size": chunk_size, "error": f"{type(e).__name__}: {e}"[:500]}
+        return {"what": what, "chunk_size": chunk_size, "error": _error(e)}
 
     def call():
         values = fn.sweep.run(train_one, n_seeds, chunk_size=chunk_size, progress=False).values
@@ -149,10 +153,10 @@ def _cuda_row(n_seeds, epochs, finals):
         p0 = _peers.nine(benchmark.initial_params(n_seeds))
         contestant, why = _peers.cuda_contestant(n_seeds, epochs, p0, finals)
     except Exception as e:  # noqa: BLE001
-        return {"what": what, "error": f"{type(e).__name__}: {e}"[:500]}
+        return {"what": what, "error": _error(e)}
     if contestant is None:
         return {"what": what, "absent": why}
-    call, work, extra = contestant
+    call, _, extra = contestant
     return _measured(what, call, n_seeds, epochs, **extra)
 
 
@@ -210,7 +214,7 @@ def summary(rows: list, finals: dict) -> dict:
     }
     mine, ref = finals.get("plain SGD, fused"), finals.get("cuda_reference")
     if mine is not None and ref is not None:
-        diff = np.abs(np.asarray(mine, np.float64) - benchmark._host(ref))
+        diff = np.abs(np.asarray(mine, np.float64) - _peers.host(ref))
         out["fused_vs_cuda_final_loss_max_abs_diff"] = float(np.max(diff))
     return out
 
