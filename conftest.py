@@ -11,34 +11,20 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")  # experiments.gpu_check sets "cud
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 
-def _xla_knows(flag):
-    """Whether the installed jaxlib has ``flag`` (an unknown flag in XLA_FLAGS aborts the process):
-    looks for its name in jaxlib's shared libraries."""
-    import importlib.util
-    import mmap
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("jaxlib")
-    if spec is None or spec.origin is None:
-        return False
-    for lib in Path(spec.origin).parent.glob("*.so"):
-        with open(lib, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            if m.find(flag.encode()) >= 0:
-                return True
-    return False
-
-
 # The suite compiles hundreds of small programs and runs each briefly. LLVM's lowest optimisation
 # level compiles them about twice as fast, and XLA:CPU's older loop emitters (instead of its
-# fusion emitters) compile small programs about twice as fast again (tests/test_backprop.py:
-# 121 s -> 70 s, one process). The tests compare numbers within one process, where every program
-# is compiled alike. Subprocesses inherit the flags. Set a flag yourself to override it.
-for _flag, _value in [
-    ("xla_backend_optimization_level", "0"),
-    ("xla_cpu_use_fusion_emitters", "false"),
-]:
-    if _flag not in os.environ.get("XLA_FLAGS", "") and _xla_knows(_flag):
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --{_flag}={_value}".strip()
+# fusion emitters; jaxlib 0.12 has only the latter) compile small programs about twice as fast
+# again. The tests compare numbers within one process, where every program is compiled alike.
+# An unknown flag in XLA_FLAGS kills the process, so each is proven accepted by a child process
+# first (fnnet.xla.accepted_flags); pytest-xdist's workers inherit the result. Set a flag
+# yourself to override it.
+_WANTED = {"xla_backend_optimization_level": "0", "xla_cpu_use_fusion_emitters": "false"}
+_WANTED = {k: v for k, v in _WANTED.items() if k not in os.environ.get("XLA_FLAGS", "")}
+if _WANTED and "PYTEST_XDIST_WORKER" not in os.environ:
+    from fnnet import xla as _xla  # imports JAX; XLA reads XLA_FLAGS later, when it starts
+
+    _flags = [f"--{k}={v}" for k, v in _xla.accepted_flags(_WANTED).items()]
+    os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *_flags]).strip()
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

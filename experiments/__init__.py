@@ -1,7 +1,8 @@
 """One module per claim of the lecture; ``python -m experiments`` runs them all.
 
 On a CPU, XLA presents the host as one device. Before JAX starts, this package asks it for one
-device per core (``--xla_force_host_platform_device_count``) unless ``XLA_FLAGS`` already sets a
+device per core (``JAX_NUM_CPU_DEVICES``, JAX's own setting: no XLA flag, which a jaxlib that
+does not know it would abort on) unless ``JAX_NUM_CPU_DEVICES`` or ``XLA_FLAGS`` already sets a
 count, so that ``fnnet.sweep`` can shard seeds over the cores. Computations that are not sharded
 run on the first device as before.
 """
@@ -9,10 +10,9 @@ run on the first device as before.
 import os
 import sys
 
-if "jax" not in sys.modules and "xla_force_host_platform_device_count" not in os.environ.get(
-    "XLA_FLAGS", ""
+if (
+    "jax" not in sys.modules
+    and "JAX_NUM_CPU_DEVICES" not in os.environ
+    and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 ):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "")
-        + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
-    ).strip()
+    os.environ["JAX_NUM_CPU_DEVICES"] = str(os.cpu_count() or 1)

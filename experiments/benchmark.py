@@ -29,7 +29,7 @@ Two worker processes take part in the same rounds, one after the other, never at
     ``__expf``), the ceiling;
   - NumPy vectorised over seeds by hand (one core, a share of the steps);
 
-- the *one-device-per-core* worker (``--xla_force_host_platform_device_count`` = cores,
+- the *one-device-per-core* worker (``JAX_NUM_CPU_DEVICES`` = cores,
   ``JAX_PLATFORMS=cpu``) times fnnet.sweep there (both gradient paths) and the JAX comparisons: a
   hand-written JAX loop over the 9 scalars (``lax.scan`` over steps, ``vmap`` over seeds), the
   natural layout (``vmap`` of ``fit(layout="matrix")``), both on seeds sharded over every device,
@@ -610,10 +610,8 @@ def _worker_env(role: str, cores: int) -> dict:
     """The environment of worker ``role``. "cores": one host device per core, CPU only. "plain":
     one host device, as JAX gives a plain script (the flag is set only because importing the
     ``experiments`` package would otherwise force one device per core), the default backend."""
-    env = dict(os.environ)
-    flags = [f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f]
-    devices = cores if role == "cores" else 1
-    env["XLA_FLAGS"] = " ".join([*flags, f"--xla_force_host_platform_device_count={devices}"])
+    env = dict(os.environ)  # JAX_NUM_CPU_DEVICES overrides a device count in XLA_FLAGS
+    env["JAX_NUM_CPU_DEVICES"] = str(cores if role == "cores" else 1)
     if role == "cores":
         env["JAX_PLATFORMS"] = "cpu"
     return env

@@ -137,7 +137,9 @@ def _gradients(cases, data, pool, bar) -> dict:
         program = jax.jit(lambda args, funs=funs: [f(*a) for f, a in zip(funs, args)])
         lowered[dt, method] = (idx, args)
         # compiling releases the interpreter: the next program is traced meanwhile
-        futures[pool.submit(program.lower(args).compile, _COMPILER_OPTIONS)] = (dt, method)
+        futures[
+            pool.submit(program.lower(args).compile, fn.xla.compiler_options(_COMPILER_OPTIONS))
+        ] = (dt, method)
     grads = {}
     for fut in concurrent.futures.as_completed(futures):
         name = futures[fut]

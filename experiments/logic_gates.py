@@ -67,7 +67,9 @@ def hand_built_xor():
 
 def _apply(net, params, X) -> np.ndarray:
     """``net.apply(params, X)`` as one small compiled program (not op by op), as NumPy."""
-    return np.asarray(jax.jit(net.apply, compiler_options=SMALL_PROGRAM)(params, X))
+    return np.asarray(
+        jax.jit(net.apply, compiler_options=fn.xla.compiler_options(SMALL_PROGRAM))(params, X)
+    )
 
 
 def _chunked(program, keys, chunk: int, bar):
@@ -102,7 +104,10 @@ def _train_perceptrons(s, bar):
 
     # seeds outermost, so that chunks of seeds concatenate along axis 0
     per_seed = jax.vmap(one, in_axes=(None, 0))  # over gates
-    program = jax.jit(jax.vmap(per_seed, in_axes=(0, None)), compiler_options=SMALL_PROGRAM)
+    program = jax.jit(
+        jax.vmap(per_seed, in_axes=(0, None)),
+        compiler_options=fn.xla.compiler_options(SMALL_PROGRAM),
+    )
     keys = jax.random.split(jax.random.key(0), s["seeds"])
     out = _chunked(lambda k: program(k, targets), keys, PERCEPTRON_CHUNK, bar)
     return jax.tree.map(lambda a: np.moveaxis(a, 0, 1), out)
@@ -123,7 +128,7 @@ def _xor_lines(s, last: int = XOR_LAST_EPOCHS):
         _, ps = jax.lax.scan(epoch, fn.perceptron.init(k_init, 2, s["scale"]), keys)
         return ps
 
-    ps = jax.jit(run, compiler_options=SMALL_PROGRAM)(k_init, k_order)
+    ps = jax.jit(run, compiler_options=fn.xla.compiler_options(SMALL_PROGRAM))(k_init, k_order)
     return np.column_stack([np.asarray(ps["b"]), np.asarray(ps["w"])])[-last:]
 
 
@@ -140,7 +145,10 @@ def brute_force_lines(n: int, r: float):
         ok = jnp.all(y[None] == targets[:, None, None, :], axis=-1)  # (gates, n, n)
         return jnp.sum(ok, axis=(1, 2))
 
-    count = jax.jit(lambda w: jax.lax.map(per_w0, w).sum(0), compiler_options=SMALL_PROGRAM)
+    count = jax.jit(
+        lambda w: jax.lax.map(per_w0, w).sum(0),
+        compiler_options=fn.xla.compiler_options(SMALL_PROGRAM),
+    )
     return {g: int(c) for g, c in zip(GATES, count(w))}
 
 

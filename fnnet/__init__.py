@@ -19,6 +19,7 @@ from fnnet import (
     record,
     sweep,
     train,
+    xla,
 )
 from fnnet._version import __version__
 from fnnet.mlp import MLP
@@ -39,4 +40,5 @@ __all__ = [
     "record",
     "sweep",
     "train",
+    "xla",
 ]

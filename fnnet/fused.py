@@ -34,9 +34,17 @@ parameters: jax >= 0.10 would pick Mosaic GPU, which cannot copy blocks this sma
 optimizer or a criterion that uses an operation Triton cannot lower fails to compile with Pallas's
 message. fnnet adds Triton rules for ``jnp.all`` / ``jnp.any`` (what a criterion ends with), and a
 criterion's outputs (examples, n_out) must have power-of-2 sizes there (refused otherwise, with
-the shape). ``tests/test_fused.py`` lowers the kernel for CUDA without a GPU (float32): every
-case below, ``jax.grad``, and a traced learning rate become one Triton kernel. With float64
-enabled, optax's Adam computes its bias correction in float64, which Triton's ``pow`` refuses.
+the shape). ``tests/test_fused.py`` lowers the kernel for CUDA without a GPU (float32, for an
+abstract H100): every case below, ``jax.grad``, and a traced learning rate become one Triton
+kernel. With float64 enabled, optax's Adam computes its bias correction in float64, which
+Triton's ``pow`` refuses.
+
+JAX versions (:func:`lowering` says which path this one takes). Pallas's Triton backend is
+deprecated from jax 0.11: there every lowering of the kernel warns with a ``DeprecationWarning``
+("The Pallas Triton backend is deprecated ..."); the kernel is the same and lowers as before (to
+silence it: ``warnings.filterwarnings("ignore", "The Pallas Triton backend is deprecated")``).
+On a GPU with a jax that no longer ships ``jax.experimental.pallas.triton``, ``layout="fused"``
+raises a ``ValueError`` saying so before any work; ``"auto"`` never picks it on any version.
 
 Results equal the scalar layout's to float rounding (XLA and the kernel may fuse the same
 arithmetic differently); ``tests/test_fused.py`` checks it for sgd, momentum and adam on 2-2-1,
@@ -57,7 +65,7 @@ from jax.experimental import pallas as pl
 from fnnet import _checks
 from fnnet import layout as _layout
 
-__all__ = ["fused", "BLOCK"]
+__all__ = ["fused", "BLOCK", "lowering"]
 
 BLOCK = 128
 """Seeds per kernel program on a GPU (one thread each); the seed count is padded up to a multiple."""
@@ -67,12 +75,40 @@ def _interpret() -> bool:
     return jax.default_backend() != "gpu"
 
 
+def _pallas_triton():
+    """Pallas's Triton backend (``jax.experimental.pallas.triton``), or None where this jax has
+    none."""
+    try:
+        from jax.experimental.pallas import triton
+    except ImportError:
+        return None
+    return triton
+
+
+def lowering() -> str:
+    """How the fused kernel runs on JAX's default backend with the installed jax: ``"interpret"``
+    (CPU, TPU: Pallas's interpreter), ``"triton"`` (a GPU: Pallas's Triton backend, deprecated
+    from jax 0.11 and warning at each lowering there), or ``"unavailable"`` (a GPU, and a jax
+    without Pallas's Triton backend: ``layout="fused"`` refuses to run)."""
+    if _interpret():
+        return "interpret"
+    return "triton" if _pallas_triton() is not None else "unavailable"
+
+
+def _check_lowering() -> None:
+    if lowering() == "unavailable":
+        raise ValueError(
+            "layout: 'fused' lowers its kernel with Pallas's Triton backend on a GPU, expected a "
+            f"jax that has jax.experimental.pallas.triton, got jax {jax.__version__} without it "
+            "(deprecated from jax 0.11); use layout='scalar' (what 'auto' picks), or a jax that "
+            "still ships Pallas's Triton backend"
+        )
+
+
 def _triton_params(block: int):
     """Pallas's Triton lowering for a block of ``block`` seeds, a thread each."""
-    from jax.experimental.pallas import triton as pltriton
-
     _teach_triton_all_any()
-    return pltriton.CompilerParams(num_warps=max(1, block // 32), num_stages=1)
+    return _pallas_triton().CompilerParams(num_warps=max(1, block // 32), num_stages=1)
 
 
 def _teach_triton_all_any():
@@ -258,6 +294,7 @@ def _check_triton_shapes(plan, X):
 def _run(plan, state, solved_at, epoch0, keys, X, T, eval_data):
     """``fit``'s run in the fused layout (same arguments and results as its compiled scan)."""
     _check_run(plan, X)
+    _check_lowering()
     _check_triton_shapes(plan, X)
     data = (_layout.Known.of(_concrete(X, "data[0]")), _layout.Known.of(_concrete(T, "data[1]")))
     epoch0 = jnp.asarray(epoch0, jnp.int32)

@@ -17,7 +17,7 @@ numbers), so a difference between two cells is not initialisation noise.
 The folder. With ``out=DIR``, ``DIR/settings.json`` says what identifies the sweep: its ``name``, a
 fingerprint of the program ``train_one`` computes for one seed, ``n_seeds``, ``chunk_size``, the
 grid's names, dtypes and values, the key, every result leaf's path, dtype and shape, the format
-and the fnnet version (and, for the reader only, the JAX version).
+and the fnnet, JAX and jaxlib versions.
 ``DIR/chunks/p{point}-c{chunk}.npz`` holds one finished unit (``point`` the grid point's flat
 index in C order, ``chunk`` the chunk's index), written atomically; it names its sweep (a digest
 of the settings) and its unit and carries a sha256 checksum of its arrays.
@@ -27,6 +27,10 @@ Resuming. A rerun with the same settings loads every chunk that verifies and com
 that names its path and the reason, and is computed again. A rerun with other settings (an edited
 ``train_one`` included) raises a ``ValueError`` that names each difference, and so does a folder
 whose chunks have no readable settings; use another folder, or :func:`clear` to start afresh.
+One JAX computes a sweep: a rerun under another JAX or jaxlib version is refused too, naming both
+versions, since XLA may compile the same program otherwise and the resumed sweep would mix chunks
+that differ in the last bits (e.g. 131,072 XOR seeds × 2,000 steps agreed to 1.5e-7 between jax
+0.10.2 and 0.12.0.1, not bitwise). To load or finish a sweep, install the versions it names.
 Settings are created exclusively: of two runs with different settings started together on one
 folder, the later one gets that error. A folder that cannot be written is refused before any
 training when anything is left to compute. :func:`status` reports a folder's verified progress.
@@ -85,6 +89,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.extend as jex
 import jax.numpy as jnp
+import jaxlib
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -138,7 +143,9 @@ chunks gain little, and XLA may round otherwise for a part of one seed)."""
 _FORMAT = 2
 _SETTINGS = "settings.json"
 _CHUNKS = "chunks"
-_INFORMATIONAL = ("jax",)  # stored for the reader; not part of what identifies a sweep
+# Compared on a rerun but not digested: the chunks of folders written before jaxlib was stored
+# name the digest of the settings without both versions.
+_VERSIONS = ("jax", "jaxlib")
 # a folder's own files, which clear removes: settings, chunks and temporary files of their writers
 _OWN_FILES = re.compile(r"settings\.json|\.+settings\.json.*\.(fnnet-)?tmp")
 _OWN_CHUNKS = re.compile(r"p\d+-c\d+\.npz|\.+p\d+-c\d+\.npz.*\.(fnnet-)?tmp")
@@ -351,7 +358,7 @@ def cpu_parts(chunk_size: int, devices) -> int:
     thread: on a CPU backend with one local device and several cores (XLA runs one program on
     one core and releases the GIL while it runs), the largest divisor of ``chunk_size`` up to the
     core count whose parts hold at least :data:`MIN_PART_SEEDS` seeds; else 1. A second device
-    (``XLA_FLAGS=--xla_force_host_platform_device_count=N``) shards the chunk instead.
+    (``JAX_NUM_CPU_DEVICES=N``) shards the chunk instead.
 
     Measured 2026-11-27 on a 2-core AMD EPYC VM (shared, load average 5-8), 131072 seeds of XOR
     2-2-1, ``fit`` plain SGD lr 0.5, full batch, 300 epochs, ``Record(history="final")``, best of
@@ -689,7 +696,7 @@ def _fingerprint(train_one, key, hparams: dict) -> str:
 
 
 def _settings(name: str, fingerprint: str, plan: _Plan, key, program: _Program) -> dict:
-    """What identifies a sweep (all but the JAX version, which is for the reader only)."""
+    """What identifies a sweep."""
     return {
         "format": _FORMAT,
         "name": name,
@@ -706,12 +713,14 @@ def _settings(name: str, fingerprint: str, plan: _Plan, key, program: _Program) 
         "results": program.results,
         "fnnet": __version__,
         "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
     }
 
 
 def _digest(settings: dict) -> str:
-    """The sweep's identity, which every chunk names: a sha256 digest of its settings."""
-    identity = {k: v for k, v in settings.items() if k not in _INFORMATIONAL}
+    """The sweep's identity, which every chunk names: a sha256 digest of its settings but the
+    versions (which the settings file holds, and reruns compare)."""
+    identity = {k: v for k, v in settings.items() if k not in _VERSIONS}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -727,20 +736,22 @@ def _differences(stored: dict, given: dict) -> list[str]:
         text = f"{k}: stored {_short(stored.get(k))}, given {_short(given.get(k))}"
         if k != "program":
             return text
-        jax_note = (
-            ""
-            if stored.get("jax") == given["jax"]
-            else f"; stored under jax {stored.get('jax')}, which may write one program otherwise"
-        )
         return (
             f"train_one computes something other than the stored sweep (the fingerprint of its "
-            f"program differs, {text}{jax_note})"
+            f"program differs, {text})"
         )
 
     if stored.get("format") != given["format"]:
         return [f"{line('format')} (stored by fnnet {stored.get('fnnet')})"]
-    keys = dict.fromkeys([*given, *stored])
-    return [line(k) for k in keys if k not in _INFORMATIONAL and stored.get(k) != given.get(k)]
+    keys = [k for k in dict.fromkeys([*given, *stored]) if k not in _VERSIONS]
+    # a folder written before jaxlib was stored compares jax alone
+    versions = [k for k in _VERSIONS if k in stored and stored[k] != given[k]]
+    names = ", ".join(f"{k}=={stored[k]}" for k in _VERSIONS if k in stored)
+    return [line(k) for k in keys if stored.get(k) != given.get(k)] + [
+        f"{line(k)} (one JAX computes a sweep: XLA may compile its program otherwise and the "
+        f"results would mix; to load or finish it, install {names})"
+        for k in versions
+    ]
 
 
 def _settings_problem(s) -> str | None:

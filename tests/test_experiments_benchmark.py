@@ -3,6 +3,8 @@ kernel, run here as C), and torch path train as fit does; the verdict follows fr
 whole experiment runs end to end on tiny settings."""
 
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -182,12 +184,18 @@ def test_benchmark_verdict_from_the_rates():
 def test_benchmark_worker_environments(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=7 --xla_foo=1")
     monkeypatch.setenv("JAX_PLATFORMS", "")
+    monkeypatch.setenv("JAX_NUM_CPU_DEVICES", "5")
     plain, cores = (benchmark._worker_env(role, 3) for role in ("plain", "cores"))
     # a plain script's one host device, the default backend; one host device per core, the CPU
-    assert plain["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=1"
-    assert plain["JAX_PLATFORMS"] == ""
-    assert cores["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=3"
-    assert cores["JAX_PLATFORMS"] == "cpu"
+    assert plain["JAX_NUM_CPU_DEVICES"] == "1" and plain["JAX_PLATFORMS"] == ""
+    assert cores["JAX_NUM_CPU_DEVICES"] == "3" and cores["JAX_PLATFORMS"] == "cpu"
+    # JAX's own setting wins over the flag, which is left to the user's other flags
+    assert plain["XLA_FLAGS"] == cores["XLA_FLAGS"] == os.environ["XLA_FLAGS"]
+    for env, n in ((plain, 1), (cores, 3)):
+        probe = "import jax; print(jax.device_count('cpu'))"
+        env = {**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=7"}
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+        assert out.stdout.strip() == str(n), out.stderr
 
 
 def test_benchmark_small_end_to_end(tmp_path, monkeypatch):

@@ -52,7 +52,9 @@ def test_optimizers_small(tmp_path, monkeypatch):
         batch_size=small["batch_size"],
         loss="softmax_cross_entropy",
     )
-    h = jax.jit(alone, compiler_options=LEVEL0)(keys, ex.initial_weights(small, keys))
+    h = jax.jit(alone, compiler_options=fn.xla.compiler_options(LEVEL0))(
+        keys, ex.initial_weights(small, keys)
+    )
     sgd = result["rows"]["SGD"]["final_train_loss"]["per_seed"]
     np.testing.assert_allclose(sgd, h["loss"][:, -1], rtol=1e-4)
     assert not np.allclose(sgd, result["rows"]["RMSProp"]["final_train_loss"]["per_seed"])

@@ -3,6 +3,8 @@ the scalar layout does, for every optimizer and network the issue names, and ref
 it cannot run."""
 
 import json
+import sys
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -204,6 +206,36 @@ def test_gpu_check_runs_on_cpu(capsys, tmp_path):
     assert all(r["skipped"].startswith("not started within the budget") for r in skipped)
 
 
+# Pallas's Triton backend warns at every lowering from jax 0.11 on (and fnnet keeps using it: see
+# fnnet.fused); the lowering tests expect that warning there, and no such warning before
+_TRITON_DEPRECATED = "The Pallas Triton backend is deprecated"
+_WARNS = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 11)
+# the GPU Pallas asks about when it lowers for Triton without one (jax >= 0.12 needs it named)
+_H100 = jax.sharding.AbstractMesh(
+    (1,),
+    ("seeds",),
+    (jax.sharding.AxisType.Auto,),  # no sharding in the traced types: one device
+    abstract_device=jax.sharding.AbstractDevice(
+        device_kind="NVIDIA H100 80GB HBM3", num_cores=132, platform="gpu"
+    ),
+)
+
+
+def _lower_for_cuda(f, *args):
+    """``f``'s program for CUDA as text, lowered for an abstract H100; checks the Triton backend's
+    deprecation warning (present from jax 0.11 on, absent before)."""
+    with warnings.catch_warnings(record=True) as seen, jax.sharding.use_abstract_mesh(_H100):
+        warnings.simplefilter("always")
+        text = jax.jit(f).trace(*args).lower(lowering_platforms=("cuda",)).as_text()
+    deprecated = [w for w in seen if _TRITON_DEPRECATED in str(w.message)]
+    assert all(issubclass(w.category, DeprecationWarning) for w in deprecated)
+    if "__gpu$xla.gpu.triton" in text:
+        assert bool(deprecated) == _WARNS, (jax.__version__, [str(w.message) for w in seen])
+    others = [w for w in seen if w not in deprecated]
+    assert not others, [str(w.message) for w in others]
+    return text
+
+
 @pytest.fixture
 def triton_lowering(monkeypatch):
     """The fused kernel as a GPU would build it (Pallas's Triton lowering, blocks of BLOCK seeds),
@@ -214,11 +246,30 @@ def triton_lowering(monkeypatch):
 
     F._run_jit.clear_cache()
     monkeypatch.setattr(F, "_interpret", lambda: False)
+    assert F.lowering() == "triton"
     # float32 throughout, as GPU work runs (with float64 enabled, optax's Adam computes its bias
     # correction in float64, which Triton's lowering of pow refuses)
     with jax.enable_x64(False):
-        yield lambda f, *a: jax.jit(f).trace(*a).lower(lowering_platforms=("cuda",)).as_text()
+        yield _lower_for_cuda
     F._run_jit.clear_cache()
+
+
+def test_fused_on_a_gpu_without_pallas_triton_refuses_clearly(monkeypatch):
+    """A jax without Pallas's Triton backend (simulated: its module cannot be imported): on a GPU
+    the fused layout refuses before any work, saying why; on the CPU it runs in the interpreter."""
+    from fnnet import fused as F
+
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    monkeypatch.setitem(sys.modules, "jax.experimental.pallas.triton", None)
+    assert F.lowering() == "interpret"
+    state, _ = _fit(net, OPTIMIZERS["sgd"], jax.random.key(0), "fused", None, epochs=2)
+    assert int(state.step) == 2
+    monkeypatch.setattr(F, "_interpret", lambda: False)
+    assert F.lowering() == "unavailable"
+    with pytest.raises(ValueError, match=r"layout: 'fused' .*Triton backend on a GPU.*got jax"):
+        _fit(net, OPTIMIZERS["sgd"], jax.random.key(0), "fused", None, epochs=2)
+    for n in (1, 4, 100):
+        assert L.choose("auto", net, "half_sse", n_examples=n) is not fused
 
 
 @pytest.mark.parametrize("sizes", [(2, 2, 1), (2, 4, 1), (2, 2, 2, 1)])

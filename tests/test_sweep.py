@@ -102,7 +102,7 @@ def _child_env(n_devices=1):
     env.update(
         JAX_PLATFORMS="cpu",
         JAX_ENABLE_X64="1",  # as conftest.py sets it in this process
-        XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}",
+        JAX_NUM_CPU_DEVICES=str(n_devices),
         PYTHONPATH=os.pathsep.join(
             [ROOT, os.path.join(ROOT, "tests"), env.get("PYTHONPATH", "")]
         ).rstrip(os.pathsep),

@@ -13,6 +13,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import jaxlib
 import numpy as np
 import pytest
 from _children import reaped
@@ -80,7 +81,7 @@ def _child(entry, *args, without_root_powers=False):
     env.update(
         JAX_PLATFORMS="cpu",
         JAX_ENABLE_X64="1",  # as conftest.py sets it in this process
-        XLA_FLAGS="--xla_force_host_platform_device_count=1",
+        JAX_NUM_CPU_DEVICES="1",
         PYTHONPATH=os.pathsep.join(
             [ROOT, os.path.join(ROOT, "tests"), env.get("PYTHONPATH", "")]
         ).rstrip(os.pathsep),
@@ -146,6 +147,37 @@ def test_chunks_without_settings_are_refused_and_clear_starts_afresh(tmp_path):
     fresh = _sweep(out, key=1)
     assert len(fresh.computed) == 6
     _assert_equal(fresh, _sweep(None, key=1))
+
+
+def test_a_sweep_resumes_only_under_the_jax_that_computed_it(tmp_path):
+    """A folder whose settings name another jax or jaxlib is refused, naming the versions to
+    install; a folder written before jaxlib was stored (jax alone) still loads, chunks and all."""
+    out = tmp_path / "sweep"
+    first = _sweep(out)
+    path = out / "settings.json"
+    settings = json.loads(path.read_text())
+    assert (settings["jax"], settings["jaxlib"]) == (jax.__version__, jaxlib.__version__)
+    chunks = sorted(os.listdir(out / "chunks"))
+
+    def edited(**versions):  # None: not stored
+        new = {**settings, **versions}
+        path.write_text(json.dumps({k: v for k, v in new.items() if v is not None}))
+
+    edited(jaxlib="0.0.1")
+    with pytest.raises(ValueError, match="other settings") as info:
+        _sweep(out)
+    message = str(info.value)
+    assert f'jaxlib: stored "0.0.1", given "{jaxlib.__version__}"' in message
+    assert f"install jax=={jax.__version__}, jaxlib==0.0.1" in message
+    assert "jax: stored" not in message
+    edited(jax="0.0.2", jaxlib=None)  # written before jaxlib was stored, under another jax
+    with pytest.raises(ValueError, match=r'jax: stored "0\.0\.2".*install jax==0\.0\.2\)$'):
+        _sweep(out)
+    assert sorted(os.listdir(out / "chunks")) == chunks  # nothing removed or rewritten
+    edited(jaxlib=None)  # the same jax, no jaxlib: every chunk verifies and loads
+    again = _sweep(out)
+    assert again.computed == ()
+    _assert_equal(again, first)
 
 
 @pytest.mark.parametrize(

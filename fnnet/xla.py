@@ -1,0 +1,113 @@
+"""XLA options that cannot abort the process: compiler options for one program, checked against
+the installed jaxlib, and process-wide ``XLA_FLAGS`` proven accepted by a child process.
+
+XLA reads two kinds of settings. A *compiler option* tunes one program
+(``jax.jit(f, compiler_options={...})``); an option this jaxlib does not know raises a Python
+error when the program compiles. A *process flag* (``XLA_FLAGS="--name=value"``) tunes every
+program of the process; a flag this jaxlib does not know kills the process when XLA starts, with
+no Python error to catch. Flags come and go between jaxlib releases (``xla_cpu_use_fusion_emitters``
+is known to jaxlib 0.10 and refused by 0.12), so nothing asks XLA for one on trust:
+
+- :func:`compiler_options` keeps the options this jaxlib compiles with, each tried once on a
+  one-operation program, and drops the others;
+- :func:`accepted_flags` keeps the flags a child Python process started with them survives
+  (it imports JAX and compiles a one-operation program on the CPU), tried once per process.
+
+fnnet's own programs take compiler options only; the test suite (``conftest.py``) asks for its
+process flags through :func:`accepted_flags`.
+
+>>> import jax
+>>> options = compiler_options({"xla_backend_optimization_level": 1, "xla_no_such_option": 1})
+>>> options
+{'xla_backend_optimization_level': 1}
+>>> float(jax.jit(lambda x: x + 1, compiler_options=options)(1.0))
+2.0
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+
+import jax
+
+__all__ = ["compiler_options", "accepted_flags"]
+
+_PROBE = "import jax; jax.jit(lambda x: x + 1)(1.0).block_until_ready()"
+
+
+@functools.cache
+def _option_accepted(name: str, value, backend: str) -> bool:
+    program = jax.jit(lambda x: x + 1, compiler_options={name: value})
+    try:
+        program.lower(jax.device_put(1.0, jax.local_devices(backend=backend)[0])).compile()
+    except Exception:  # jaxlib raises its own runtime error type, which moved between releases
+        return False
+    return True
+
+
+def compiler_options(options: Mapping[str, object], backend: str | None = None) -> dict:
+    """The entries of ``options`` that this jaxlib compiles with on ``backend`` (default: JAX's
+    default backend), in their order; an option it refuses is dropped.
+
+    Each (name, value) is tried once per process on a one-operation program (a few milliseconds).
+    Use it for options that only change speed or compile time; an option a result depends on should
+    fail loudly instead, so pass it to ``jax.jit`` directly.
+    """
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"options: expected a mapping of XLA option names to values, got "
+            f"{type(options).__name__}"
+        )
+    backend = backend or jax.default_backend()
+    return {k: v for k, v in options.items() if _option_accepted(str(k), v, backend)}
+
+
+def _flag(name: str, value: str) -> str:
+    return f"--{name}={value}"
+
+
+def _survives(flags: list[str]) -> bool:
+    """Whether a child Python process with ``flags`` added to ``XLA_FLAGS`` starts XLA and
+    compiles a one-operation program on the CPU."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""), *flags]).strip()
+    child = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, timeout=300, check=False
+    )
+    return child.returncode == 0
+
+
+@functools.cache
+def _accepted(flags: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    if _survives([_flag(*f) for f in flags]):  # the usual case: one child for all
+        return flags
+    return tuple(f for f in flags if _survives([_flag(*f)]))
+
+
+def accepted_flags(flags: Mapping[str, object]) -> dict:
+    """The entries of ``flags`` (XLA flag names without ``--``, and values) that the installed
+    jaxlib accepts in ``XLA_FLAGS``, in their order.
+
+    Proven, not guessed: a child Python process starts with the flags added to this process's
+    ``XLA_FLAGS`` and compiles a one-operation program on the CPU; where it dies, each flag is
+    tried alone. Once per process for the same flags (about a second a child). Call it before
+    JAX starts its backends, then set ``os.environ["XLA_FLAGS"]`` from the result: a flag set
+    after that does not apply to this process.
+    """
+    if not isinstance(flags, Mapping):
+        raise TypeError(
+            f"flags: expected a mapping of XLA flag names to values, got {type(flags).__name__}"
+        )
+    for name in flags:
+        if not isinstance(name, str) or not name or name.startswith("-") or "=" in name:
+            raise ValueError(
+                f"flags: expected flag names without leading '--' or '=', such as "
+                f"'xla_backend_optimization_level', got {name!r}"
+            )
+    given = tuple((k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in flags.items())
+    kept = set(_accepted(given))
+    return {k: flags[k] for k, text in given if (k, text) in kept}
