@@ -26,7 +26,8 @@
    seconds; their output goes to ``DIR/gpu_check_tests.log``.
 
 ``DIR/gpu_check.json`` (default ``results/gpu_check``) is rewritten after every row, so that an
-interrupted run keeps what it measured; it names the device and ends with the ratios
+interrupted run keeps what it measured; it names the device, the jax and jaxlib versions and how
+the fused kernel was lowered (:func:`fnnet.fused.lowering`), and ends with the ratios
 (``summary``). Without a GPU the script says so and stops; :func:`check` runs the same rows on
 any backend (the tests run them tiny on the CPU).
 
@@ -49,11 +50,13 @@ import sys
 import time
 
 import jax
+import jaxlib
 import numpy as np
 import optax
 
 import fnnet as fn
 from experiments import _harness, _peers, _xor, benchmark
+from fnnet import fused
 
 TESTS = ("tests/test_fused.py", "tests/test_sweep_chunks.py")
 _CUDA = "CUDA reference kernel (cupy)"
@@ -227,6 +230,10 @@ def check(
         "device": str(jax.devices()[0].device_kind),
         "backend": jax.default_backend(),
         "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        # how the fused rows' kernel was built: "triton" on a GPU (Pallas's Triton backend,
+        # deprecated from jax 0.11, warning at each lowering), "interpret" elsewhere
+        "fused_lowering": fused.lowering(),
         "seeds": n_seeds,
         "epochs": epochs,
         "timings": [],
