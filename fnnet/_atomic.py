@@ -10,13 +10,14 @@ milliseconds, so an hour-old one has no live writer on any host).
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import tempfile
 import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-__all__ = ["write", "remove_leftovers", "SUFFIX"]
+__all__ = ["write", "remove_leftovers", "temporary_path", "SUFFIX"]
 
 SUFFIX = ".fnnet-tmp"
 _STALE_SECONDS = 3600.0
@@ -72,6 +73,14 @@ def remove_leftovers(directory: str) -> list[str]:
         except (OSError, ValueError):
             continue  # gone already, or not a name of ours
     return removed
+
+
+def temporary_path(path: str | os.PathLike) -> str:
+    """A temporary file's path beside ``path``, named as :func:`write` names its own
+    (``.NAME.HOST.PID.RANDOM.fnnet-tmp``), so that :func:`remove_leftovers` knows it."""
+    directory, name = os.path.split(os.fspath(path))
+    tmp = f".{name}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}{SUFFIX}"
+    return os.path.join(directory, tmp)
 
 
 def write(path: str | os.PathLike, fill: Callable[[BinaryIO], object]) -> None:

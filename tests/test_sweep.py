@@ -423,8 +423,13 @@ def test_two_processes_split_the_units_and_both_return_the_whole_sweep(tmp_path)
     assert units[1] == {(g, c) for g in range(3) for c in range(3) if (g * 3 + c) % 2 == 1}
 
 
-def test_the_module_docstring_examples_run():
+def test_the_docstring_examples_run():
     import doctest
+    import importlib
+    import pkgutil
 
-    failed, attempted = doctest.testmod(sweep)
+    for info in pkgutil.iter_modules(sweep.__path__, "fnnet.sweep."):
+        failed, attempted = doctest.testmod(importlib.import_module(info.name))
+        assert failed == 0, info.name
+    failed, attempted = doctest.testmod(sweep)  # the package's docstring
     assert attempted > 0 and failed == 0

@@ -12,6 +12,7 @@ import pytest
 
 import fnnet as fn
 import fnnet.sweep as sweep
+from fnnet.sweep import _chunks, _program
 
 NET = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
 XOR = fn.data.logic_gate("xor")
@@ -177,13 +178,13 @@ def test_free_memory_reads_stats_or_none():
 
 
 def _fake_gpu(monkeypatch, free):
-    monkeypatch.setattr(sweep, "_accelerated", lambda devices: True)
-    monkeypatch.setattr(sweep, "free_memory", lambda device: free)
+    monkeypatch.setattr(_chunks, "accelerated", lambda devices: True)
+    monkeypatch.setattr(_chunks, "free_memory", lambda device: free)
 
 
 def test_run_on_fake_gpu_measures_memory_and_fits_the_budget(monkeypatch, tmp_path):
-    call, lower = sweep._jit(wide)
-    need = sweep._measure_need(lambda s: lower(jax.random.key(0), s, {}), jax.local_devices()[0])
+    call, lower = _program.jit_program(wide)
+    need = _chunks.measure_need(lambda s: lower(jax.random.key(0), s, {}), jax.local_devices()[0])
     # each seed: 1000 float32 out, twice (a chunk computed while the last is fetched), at least
     assert need.per_seed >= 8000 and need.fixed >= 0
     free = 2 * (need.fixed + 700 * need.per_seed)  # room for 700 seeds
@@ -211,7 +212,7 @@ def test_resume_keeps_the_stored_chunk_size(monkeypatch, tmp_path):
         raise AssertionError("a resumed sweep measured memory for a default chunk size")
 
     _fake_gpu(monkeypatch, 10**12)  # the default would be one chunk of all 12 seeds
-    monkeypatch.setattr(sweep, "_measure_need", measure)
+    monkeypatch.setattr(_chunks, "measure_need", measure)
     resumed = _run(draws, 12, grid=grid, out=tmp_path)
     assert resumed.computed == (((1,), 2),)
     assert sweep.status(tmp_path).settings["chunk_size"] == 4
@@ -224,8 +225,8 @@ def test_resume_keeps_the_stored_chunk_size(monkeypatch, tmp_path):
 def test_cpu_parts():
     cpu = jax.local_devices(backend="cpu")[:1]
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(sweep, "_host_cores", lambda: 4)
-        m.setattr(sweep, "MIN_PART_SEEDS", 10)
+        m.setattr(_chunks, "host_cores", lambda: 4)
+        m.setattr(_chunks, "MIN_PART_SEEDS", 10)
         assert sweep.cpu_parts(4096, cpu) == 4
         assert sweep.cpu_parts(30, cpu) == 3  # parts of 10 seeds at least
         assert sweep.cpu_parts(4098, cpu) == 3  # the largest divisor up to the cores
@@ -233,7 +234,7 @@ def test_cpu_parts():
         assert sweep.cpu_parts(19, cpu) == 1
         assert sweep.cpu_parts(4096, cpu * 2) == 1  # several devices shard the chunk instead
         assert sweep.cpu_parts(4096, [FakeGPU(10**9)]) == 1
-        m.setattr(sweep, "_host_cores", lambda: 1)
+        m.setattr(_chunks, "host_cores", lambda: 1)
         assert sweep.cpu_parts(4096, cpu) == 1
 
 
@@ -246,10 +247,10 @@ on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU's th
 @pytest.mark.parametrize("train_one", [xor_scalar, draws], ids=["xor-scalar", "draws"])
 def test_threads_split_equals_unsplit(monkeypatch, train_one):
     grid = LR if train_one is xor_scalar else None
-    monkeypatch.setattr(sweep, "MIN_PART_SEEDS", 2)
-    monkeypatch.setattr(sweep, "_host_cores", lambda: 1)
+    monkeypatch.setattr(_chunks, "MIN_PART_SEEDS", 2)
+    monkeypatch.setattr(_chunks, "host_cores", lambda: 1)
     plain = _run(train_one, 30, grid=grid, chunk_size=12)
-    monkeypatch.setattr(sweep, "_host_cores", lambda: 4)
+    monkeypatch.setattr(_chunks, "host_cores", lambda: 4)
     assert sweep.cpu_parts(12, jax.local_devices()) == 4  # 4 threads, 3 seeds each
     _assert_equal(_run(train_one, 30, grid=grid, chunk_size=12), plain)
 
@@ -260,8 +261,8 @@ def test_threads_split_reports_errors():
         return {"x": jax.pure_callback(lambda: 1 / 0, jax.ShapeDtypeStruct((), jnp.float32))}
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(sweep, "MIN_PART_SEEDS", 2)
-        m.setattr(sweep, "_host_cores", lambda: 2)
+        m.setattr(_chunks, "MIN_PART_SEEDS", 2)
+        m.setattr(_chunks, "host_cores", lambda: 2)
         assert sweep.cpu_parts(8, jax.local_devices()) == 2
         with pytest.raises(Exception, match="division by zero"):
             _run(broken, 8, chunk_size=8)

@@ -1,0 +1,210 @@
+"""How many seeds a sweep computes per compiled call: the default chunk size (on CPU a fixed
+number, on a GPU or TPU what fits the free memory) and the split of a CPU chunk over threads."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fnnet import _checks
+
+__all__ = [
+    "ASSUMED_FREE_MEMORY",
+    "CHUNK_SEEDS",
+    "MAX_SEEDS_PER_DEVICE",
+    "MEMORY_FRACTION",
+    "MIN_PART_SEEDS",
+    "MemoryNeed",
+    "accelerated",
+    "choose_chunk_size",
+    "chunk_size_chooser",
+    "cpu_parts",
+    "default_chunk_size",
+    "free_memory",
+    "host_cores",
+    "measure_need",
+]
+
+CHUNK_SEEDS = 4096
+"""The default chunk on CPU: at most this many seeds per compiled call (rounded up to the device
+count). Set by the CPU chunk sizes compared in README's Sweeps section; timed by
+``python -m experiments.benchmark``'s ``sweep_plain`` row."""
+
+MEMORY_FRACTION = 0.5
+"""On a GPU or TPU, the default chunk's program may use this fraction of the free memory."""
+
+MAX_SEEDS_PER_DEVICE = 2**22
+"""On a GPU or TPU, the default chunk holds at most this many seeds per device (a chunk is also
+the unit of progress and of work lost when a sweep is killed). Set by
+``python -m experiments.gpu_check``'s ``plain SGD`` rows, one per power-of-two chunk size."""
+
+ASSUMED_FREE_MEMORY = 8 * 2**30
+"""On a GPU or TPU that reports no memory stats, the free bytes assumed (a small card's)."""
+
+MIN_PART_SEEDS = 256
+"""On CPU, a chunk is split over threads only into parts of at least this many seeds (smaller
+chunks gain little, and XLA may round otherwise for a part of one seed)."""
+
+
+def default_chunk_size(n_seeds: int, n_devices: int) -> int:
+    """The chunk size on CPU, and on an accelerator whose program's memory need is unknown: all
+    seeds in one chunk up to :data:`CHUNK_SEEDS`, else :data:`CHUNK_SEEDS`; either rounded up to
+    a multiple of ``n_devices`` so that every device gets the same number of seeds."""
+    n_seeds = _checks.integer(n_seeds, "n_seeds", minimum=1)
+    n_devices = _checks.integer(n_devices, "n_devices", minimum=1)
+    return math.ceil(min(n_seeds, CHUNK_SEEDS) / n_devices) * n_devices
+
+
+class MemoryNeed(NamedTuple):
+    """Device memory that a chunk program needs with s seeds per device: ``fixed + per_seed * s``
+    bytes (:func:`choose_chunk_size` fits it from the compiled program)."""
+
+    fixed: int
+    per_seed: int
+
+
+def free_memory(device) -> int | None:
+    """Bytes free on ``device``: ``bytes_limit - bytes_in_use`` of ``device.memory_stats()``;
+    None where the device does not report them (CPU, some plugins)."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # a backend without memory stats may raise instead of returning None
+        return None
+    if not stats or "bytes_limit" not in stats:
+        return None
+    return max(0, int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)))
+
+
+def accelerated(devices) -> bool:
+    """Whether ``devices`` are a GPU's or TPU's (not the CPU's); a test may replace it."""
+    return devices[0].platform != "cpu"
+
+
+def choose_chunk_size(n_seeds: int, devices, need=None) -> int:
+    """The default chunk size of a sweep of ``n_seeds`` seeds on the local ``devices``.
+
+    On CPU (``devices[0].platform == "cpu"``): :func:`default_chunk_size`, at most
+    :data:`CHUNK_SEEDS` seeds per chunk.
+
+    On a GPU or TPU: as many seeds per device as fit in :data:`MEMORY_FRACTION` of the smallest
+    free memory (:func:`free_memory`) among ``devices``, the program needing
+    ``need.fixed + need.per_seed * s`` bytes for s seeds per device; at most
+    :data:`MAX_SEEDS_PER_DEVICE`, and at least 1. Where the devices report no free memory,
+    :data:`ASSUMED_FREE_MEMORY` bytes are assumed free; where ``need`` is None (the program's
+    memory need is unknown), :func:`default_chunk_size` applies. The seeds are then spread over
+    the fewest chunks of that size and every chunk made as small as that number of chunks allows,
+    so that the last one is barely padded: ``ceil(n_seeds / n_devices / n_chunks)`` seeds per
+    device, times ``len(devices)``.
+
+    ``need`` is a :class:`MemoryNeed`, None, or a function of no arguments that returns one of
+    these (called only on an accelerator: :func:`run` passes one that compiles the chunk program
+    at two small sizes). ``free_memory`` and ``accelerated`` are looked up in this module at each
+    call, so a test can replace them (a fake GPU on CPU).
+    """
+    n_seeds = _checks.integer(n_seeds, "n_seeds", minimum=1)
+    devices = list(devices)
+    if not devices:
+        raise ValueError("devices: expected at least one device, got none")
+    n_devices = len(devices)
+    if not accelerated(devices):
+        return default_chunk_size(n_seeds, n_devices)
+    need = need() if callable(need) else need
+    if need is None:
+        return default_chunk_size(n_seeds, n_devices)
+    free = [free_memory(d) for d in devices]
+    free = ASSUMED_FREE_MEMORY if None in free else min(free)
+    budget = MEMORY_FRACTION * free - need.fixed
+    per_device = int(min(max(budget // max(need.per_seed, 1), 1), MAX_SEEDS_PER_DEVICE))
+    wanted = math.ceil(n_seeds / n_devices)
+    n_chunks = math.ceil(wanted / per_device)
+    return math.ceil(wanted / n_chunks) * n_devices
+
+
+def _bytes_needed(compiled) -> int | None:
+    """Peak device bytes of a compiled chunk program while :func:`run` pipelines it: arguments,
+    temporaries and two chunks' outputs (one being computed, the one before being fetched)."""
+    try:
+        m = compiled.memory_analysis()
+    except Exception:  # a backend without it may raise (NotImplementedError, UNIMPLEMENTED)
+        return None
+    if m is None:
+        return None
+    outputs = 2 * m.output_size_in_bytes - m.alias_size_in_bytes
+    return int(m.argument_size_in_bytes + m.temp_size_in_bytes + outputs)
+
+
+def measure_need(lower: Callable, device, sizes=(256, 512)) -> MemoryNeed | None:
+    """The chunk program's :class:`MemoryNeed`, a line through its compiled memory need at
+    ``sizes`` seeds on ``device``; ``lower(seeds)`` lowers it for an abstract ``seeds`` array.
+    None where the backend gives no memory analysis."""
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    needs = []
+    for size in sizes:
+        seeds = jax.ShapeDtypeStruct((size,), jnp.uint32, sharding=sharding)
+        needs.append(_bytes_needed(lower(seeds).compile()))
+    if None in needs:
+        return None
+    (s1, s2), (b1, b2) = sizes, needs
+    per_seed = max(math.ceil((b2 - b1) / (s2 - s1)), 1)
+    return MemoryNeed(max(b1 - per_seed * s1, 0), per_seed)
+
+
+def _agreed_chunk_size(chunk: int, n_devices: int) -> int:
+    """The smallest of the processes' default chunk sizes (every process must call this), so
+    that all of them run the sweep with one chunk size; a multiple of ``n_devices``."""
+    from jax.experimental import multihost_utils
+
+    per_device = multihost_utils.process_allgather(np.int32(chunk // n_devices))
+    return int(np.min(per_device)) * n_devices
+
+
+def chunk_size_chooser(lower, key, grid: dict, n_seeds: int, devices, wanted: bool) -> Callable:
+    """The default chunk size as a function of no arguments, which the plan calls where neither
+    the caller nor the folder gives one: :func:`choose_chunk_size`, measuring the program's
+    memory need (lowered by ``lower(key, seeds, hparams)``) on an accelerator only. On several
+    processes with accelerators the choice is made now, where ``wanted``, by every process
+    (whether it resumes or not), and the smallest taken, so that all processes agree."""
+    hparams = {k: np.asarray(v[0]) for k, v in grid.items()}
+
+    def need():
+        return measure_need(lambda seeds: lower(key, seeds, hparams), devices[0])
+
+    def default():
+        return choose_chunk_size(n_seeds, devices, need)
+
+    if wanted and jax.process_count() > 1 and accelerated(devices):
+        agreed = _agreed_chunk_size(default(), len(devices))
+        return lambda: agreed
+    return default
+
+
+def host_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_parts(chunk_size: int, devices) -> int:
+    """Into how many equal parts :func:`run` splits each chunk, each part run from its own
+    thread: on a CPU backend with one local device and several cores (XLA runs one program on
+    one core and releases the GIL while it runs), the largest divisor of ``chunk_size`` up to the
+    core count whose parts hold at least :data:`MIN_PART_SEEDS` seeds; else 1. A second device
+    (``JAX_NUM_CPU_DEVICES=N``) shards the chunk instead.
+
+    Set by ``python -m experiments.benchmark``'s ``sweep_plain`` row (threads) against its
+    ``sweep_cores`` row (one device per core). Each part is the same program for fewer seeds, so
+    results equal the unsplit chunk's wherever the program is elementwise over seeds (``fit``'s
+    scalar layout: bitwise; the matrix layout: to float rounding)."""
+    devices = list(devices)
+    if len(devices) != 1 or accelerated(devices):
+        return 1
+    most = min(host_cores(), chunk_size // MIN_PART_SEEDS)
+    return max([k for k in range(1, most + 1) if chunk_size % k == 0], default=1)

@@ -1,0 +1,177 @@
+"""The compiled program of one unit of a sweep (``train_one`` vmapped over a chunk of seeds at one
+grid point): its jit, its results' structure, its fingerprint, and starting and fetching a chunk."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import functools
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import jax
+import jax.extend as jex
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from fnnet.sweep._chunks import cpu_parts
+from fnnet.sweep._plan import SweepPlan
+
+__all__ = ["Program", "build_program", "fetch", "fingerprint", "jit_program", "start", "threads"]
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-FX]+")
+
+
+def _nonfinite(x):
+    """(chunk,) bool: True where seed's slice of a floating leaf x (chunk, ...) is not finite."""
+    return jnp.any(~jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1)
+
+
+def _chunk_program(key, seeds, hparams, *, train_one):
+    """One unit of work: ``train_one`` for every seed index in ``seeds`` (chunk,) at ``hparams``."""
+
+    def one(i):
+        return train_one(jax.random.fold_in(key, i), **hparams)
+
+    out = jax.vmap(one)(seeds)
+    diverged = jnp.zeros(seeds.shape, bool)
+    for leaf in jax.tree.leaves(out):
+        if jnp.issubdtype(leaf.dtype, jnp.inexact):
+            diverged = diverged | _nonfinite(leaf)
+    return out, diverged
+
+
+# train_one is static: jit's cache keeps one program per (train_one, shapes), also across calls.
+# Nothing is donated: the only inputs are a key, the seed indices and scalars, none of which has
+# the shape of an output, so donation could not save a buffer (and warns where it cannot).
+_chunk_jit = jax.jit(_chunk_program, static_argnames=("train_one",))
+
+
+class Program(NamedTuple):
+    """The compiled chunk program ``call(key, seeds, hparams) -> (tree, diverged)``, with the
+    structure of its results: ``leaves`` (chunk_size, *shape) and their description for the
+    settings (``results``); ``parts``, the number of threads a chunk is split over
+    (:func:`cpu_parts`)."""
+
+    call: Callable
+    sharding: NamedSharding
+    treedef: Any
+    leaves: list
+    results: list
+    parts: int
+
+
+def jit_program(train_one) -> tuple[Callable, Callable]:
+    """The jitted chunk program ``call(key, seeds, hparams)`` for ``train_one``, and
+    ``lower(key, seeds, hparams)``, its lowering for abstract arguments."""
+    try:
+        hash(train_one)
+    except TypeError:  # an unhashable callable cannot be static: one jit for this sweep
+        jitted = jax.jit(functools.partial(_chunk_program, train_one=train_one))
+        return jitted, jitted.lower
+    call = functools.partial(_chunk_jit, train_one=train_one)
+    return call, functools.partial(_chunk_jit.lower, train_one=train_one)
+
+
+def build_program(call: Callable, plan: SweepPlan, key, devices) -> Program:
+    """The chunk program ``call``, the sharding of its seeds over the local ``devices``, and its
+    results' structure, from one trace (jit's cache reuses it for the calls); results must be
+    numeric arrays."""
+    sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
+    parts = cpu_parts(plan.chunk_size, devices)
+    # traced at the shape the calls will have (a part of a split chunk), so that they reuse it
+    seeds = jax.device_put(np.split(plan.seeds(0), parts)[0], sharding)
+    try:
+        out_info, _ = jax.eval_shape(call, key, seeds, plan.hparams((0,) * len(plan.grid)))
+    except TypeError as e:
+        if "is not a valid JAX type" not in str(e):
+            raise
+        raise TypeError(f"train_one: expected results that are numeric arrays, got {e}") from None
+    results = _describe(out_info)
+    treedef, leaves = jax.tree.structure(out_info), jax.tree.leaves(out_info)
+    return Program(call, sharding, treedef, leaves, results, parts)
+
+
+def _describe(out_info) -> list[dict]:
+    """The path, dtype and shape (seeds axis left out) of every leaf of the results
+    ``out_info``, for the settings; each leaf must be a numeric array."""
+    described = jax.tree_util.tree_leaves_with_path(out_info)
+    if not described:
+        raise TypeError(
+            "train_one: expected results that are numeric arrays, got none (None or an empty tree)"
+        )
+    for p, s in described:
+        if not (s.dtype == bool or jnp.issubdtype(s.dtype, jnp.number)):
+            raise TypeError(
+                f"train_one: expected results that are numeric arrays, got leaf "
+                f"{jax.tree_util.keystr(p) or '(root)'} of dtype {s.dtype}"
+            )
+    return [
+        {"path": jax.tree_util.keystr(p), "dtype": str(s.dtype), "shape": list(s.shape[1:])}
+        for p, s in described
+    ]
+
+
+def _consts(jaxpr) -> Iterator:
+    """The constants of a (closed) jaxpr and of every jaxpr nested in its equations' parameters
+    (a ``jax.jit`` inside ``train_one`` keeps what it closes over in its own jaxpr)."""
+    if isinstance(jaxpr, jex.core.ClosedJaxpr):
+        yield from jaxpr.consts
+        jaxpr = jaxpr.jaxpr
+    for eqn in jaxpr.eqns:
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                if isinstance(sub, (jex.core.ClosedJaxpr, jex.core.Jaxpr)):
+                    yield from _consts(sub)
+
+
+def fingerprint(train_one, key, hparams: dict) -> str:
+    """The sha256 digest of what ``train_one`` computes for one seed: the text of its jaxpr for
+    ``(key, hparams)``, and the dtype, shape and bytes of every constant it closes over.
+
+    The text has the memory addresses that some parameters print removed (a callback's
+    ``<function f at 0x7f...>``), since they differ between processes. Argument values are
+    traced, so the digest depends on ``train_one`` and the arguments' dtypes only: an edit that
+    changes the computation (a loop length, a closed-over array, a formula) changes it, one that
+    does not (a comment, a name) keeps it. Python callbacks count by name only, and the text is
+    the program as this JAX version writes it.
+    """
+    closed = jax.make_jaxpr(lambda k, hp: train_one(k, **hp))(key, hparams)
+    digest = hashlib.sha256(_ADDRESS.sub("", str(closed.jaxpr)).encode())
+    for const in _consts(closed):
+        if isinstance(const, jax.Array) and jax.dtypes.issubdtype(const.dtype, jax.dtypes.prng_key):
+            const = jax.random.key_data(const)
+        a = np.asarray(const)
+        digest.update(f"{a.dtype} {a.shape}\n".encode())
+        is_object = a.dtype == object
+        digest.update(_ADDRESS.sub("", repr(a)).encode() if is_object else a.tobytes())
+    return digest.hexdigest()
+
+
+def start(program: Program, key, seeds: np.ndarray, hparams: dict, pool):
+    """Starts the chunk program on ``seeds``; :func:`fetch` waits for its results. Split into
+    ``program.parts`` equal parts, each part runs (and is fetched) in a thread of ``pool``."""
+    if program.parts == 1:
+        return program.call(key, jax.device_put(seeds, program.sharding), hparams)
+
+    def part(p):
+        return jax.device_get(program.call(key, jax.device_put(p, program.sharding), hparams))
+
+    return [pool.submit(part, p) for p in np.split(seeds, program.parts)]
+
+
+def fetch(started) -> tuple:
+    """The host results ``(tree, diverged)`` of a chunk that :func:`start` started; a split
+    chunk's parts concatenated along the seed axis."""
+    if not isinstance(started, list):
+        return jax.device_get(started)
+    parts = [future.result() for future in started]
+    return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
+
+
+def threads(parts: int):
+    """A pool of ``parts`` threads for the parts of split chunks; none for unsplit ones."""
+    return concurrent.futures.ThreadPoolExecutor(parts) if parts > 1 else contextlib.nullcontext()
