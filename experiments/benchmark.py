@@ -121,6 +121,7 @@ WORKERS = ("plain", "cores")
 # (result key, worker, label in figures and tables, group); the group "peer" makes the verdict
 ROWS = (
     ("sweep_plain", "plain", "fnnet.sweep, plain script (1 host device)", "fnnet"),
+    ("sweep_plain_xla_defaults", "plain", "the same, XLA's default options", "fnnet"),
     ("sweep_cores", "cores", "fnnet.sweep, one device per core", "fnnet"),
     ("sweep_autodiff", "cores", "fnnet.sweep, one device per core, jax.grad", "fnnet"),
     ("cuda_reference", "plain", "hand-fused CUDA kernel, one thread per seed (GPU)", "peer"),
@@ -299,8 +300,18 @@ def _plain(settings):
     def sweep():
         finals["sweep_plain"] = fn.sweep.run(train_one, S, progress=False).values["loss"]
 
+    def sweep_xla_defaults():
+        with fn.xla.xla_defaults():
+            finals["sweep_plain_xla_defaults"] = fn.sweep.run(train_one, S, progress=False).values[
+                "loss"
+            ]
+
     chunk = fn.sweep.default_chunk_size(S, jax.local_device_count())
-    contestants = {"sweep_plain": (sweep, S * T, {"chunk_size": chunk})}
+    options = {"chunk_size": chunk, "compiler_options": fn.xla.fast_options()}
+    contestants = {
+        "sweep_plain": (sweep, S * T, options),
+        "sweep_plain_xla_defaults": (sweep_xla_defaults, S * T, {"chunk_size": chunk}),
+    }
     absent = {}
     p0 = _peers.nine(initial_params(S))
 

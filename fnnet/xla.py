@@ -26,6 +26,8 @@ process flags through :func:`accepted_flags`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 import subprocess
@@ -34,7 +36,7 @@ from collections.abc import Mapping
 
 import jax
 
-__all__ = ["compiler_options", "accepted_flags"]
+__all__ = ["compiler_options", "accepted_flags", "cpu_features", "fast_options", "xla_defaults"]
 
 _PROBE = "import jax; jax.jit(lambda x: x + 1)(1.0).block_until_ready()"
 
@@ -64,6 +66,52 @@ def compiler_options(options: Mapping[str, object], backend: str | None = None) 
         )
     backend = backend or jax.default_backend()
     return {k: v for k, v in options.items() if _option_accepted(str(k), v, backend)}
+
+
+@functools.cache
+def cpu_features() -> frozenset:
+    """The instruction-set features of this machine's CPU, as Linux names them in
+    ``/proc/cpuinfo`` (``avx2``, ``avx512f``, ...); empty where that file is not there."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+_DEFAULTS_ONLY = contextvars.ContextVar("fnnet_xla_defaults_only", default=False)
+
+
+@contextlib.contextmanager
+def xla_defaults():
+    """Within this context :func:`fast_options` is empty: programs that fnnet compiles then use
+    XLA's own defaults (the benchmark's baseline rows; a check that an option changes nothing)."""
+    token = _DEFAULTS_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _DEFAULTS_ONLY.reset(token)
+
+
+def fast_options(backend: str | None = None) -> dict:
+    """The per-program compiler options fnnet's own compiled loops use on ``backend`` (default:
+    JAX's default backend): options that only change speed, never a result.
+
+    On a CPU with AVX-512, ``xla_cpu_prefer_vector_width=512``: XLA:CPU prefers 256-bit vectors
+    by default and so leaves half of each AVX-512 register unused in the elementwise arithmetic
+    of a vmapped sweep (``python -m experiments.benchmark``, rows ``sweep_plain`` against
+    ``sweep_plain_xla_defaults``); results are bitwise equal (``tests/test_xla.py``). Elsewhere none.
+    Options this jaxlib does not know are dropped (:func:`compiler_options`); none within
+    :func:`xla_defaults`.
+    """
+    backend = backend or jax.default_backend()
+    wanted = {}
+    if backend == "cpu" and "avx512f" in cpu_features() and not _DEFAULTS_ONLY.get():
+        wanted["xla_cpu_prefer_vector_width"] = 512
+    return compiler_options(wanted, backend)
 
 
 def _flag(name: str, value: str) -> str:

@@ -183,7 +183,7 @@ def _fake_gpu(monkeypatch, free):
 
 
 def test_run_on_fake_gpu_measures_memory_and_fits_the_budget(monkeypatch, tmp_path):
-    call, lower = _program.jit_program(wide)
+    lower = _program.jit_program(wide).lower
     need = _chunks.measure_need(lambda s: lower(jax.random.key(0), s, {}), jax.local_devices()[0])
     # each seed: 1000 float32 out, twice (a chunk computed while the last is fetched), at least
     assert need.per_seed >= 8000 and need.fixed >= 0

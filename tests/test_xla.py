@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
+import optax
 import pytest
 
 import fnnet as fn
@@ -49,3 +51,31 @@ def test_accepted_flags_refuse_what_is_not_a_flag_name(name):
 def test_module_example_runs():
     failed, attempted = doctest.testmod(fn.xla)
     assert attempted > 0 and failed == 0
+
+
+def test_fast_options_are_for_avx512_cpus_and_leave_results_bitwise_equal():
+    """The vector width fast_options picks on an AVX-512 CPU leaves training results bitwise
+    equal: the scalar layout's elementwise sweep of XOR and the matrix layout's minibatches, at
+    XLA's default optimisation level (the suite's own flag would keep LLVM from vectorising)."""
+    wanted = "avx512f" in xla.cpu_features()
+    assert xla.fast_options("cpu") == ({"xla_cpu_prefer_vector_width": 512} if wanted else {})
+    X, T = fn.data.logic_gate("xor")
+    net = fn.MLP((2, 3, 1), hidden="sigmoid", output="sigmoid")
+
+    def sweep(layout, batch_size):
+        def one(key):
+            kw = dict(epochs=40, batch_size=batch_size, loss="half_sse", layout=layout)
+            state, h = fn.train.fit(net, optax.sgd(0.9, momentum=0.9), key, (X, T), **kw)
+            return state.params, h["loss"]
+
+        return jax.vmap(one)
+
+    keys = jax.random.split(jax.random.key(0), 37)  # not a multiple of any vector width
+    base = {"xla_backend_optimization_level": 3}
+    for layout, batch_size in (("scalar", 4), ("matrix", 2)):
+        results = [
+            jax.jit(sweep(layout, batch_size), compiler_options={**base, **extra})(keys)
+            for extra in ({}, {"xla_cpu_prefer_vector_width": 512})
+        ]
+        for a, b in zip(*map(jax.tree.leaves, results), strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -19,8 +19,18 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from fnnet.sweep._chunks import cpu_parts
 from fnnet.sweep._plan import SweepPlan
+from fnnet.xla import fast_options
 
-__all__ = ["Program", "build_program", "fetch", "fingerprint", "jit_program", "start", "threads"]
+__all__ = [
+    "Jitted",
+    "Program",
+    "build_program",
+    "fetch",
+    "fingerprint",
+    "jit_program",
+    "start",
+    "threads",
+]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-FX]+")
 
@@ -44,10 +54,15 @@ def _chunk_program(key, seeds, hparams, *, train_one):
     return out, diverged
 
 
-# train_one is static: jit's cache keeps one program per (train_one, shapes), also across calls.
-# Nothing is donated: the only inputs are a key, the seed indices and scalars, none of which has
-# the shape of an output, so donation could not save a buffer (and warns where it cannot).
-_chunk_jit = jax.jit(_chunk_program, static_argnames=("train_one",))
+@functools.cache
+def _chunk_jit(options: tuple):
+    """The chunk program jitted with compiler ``options`` (name, value) pairs. ``train_one`` is
+    static: jit's cache keeps one program per (train_one, shapes), also across calls. Nothing is
+    donated: the only inputs are a key, the seed indices and scalars, none of which has the shape
+    of an output, so donation could not save a buffer (and warns where it cannot)."""
+    return jax.jit(
+        _chunk_program, static_argnames=("train_one",), compiler_options=dict(options) or None
+    )
 
 
 class Program(NamedTuple):
@@ -64,20 +79,32 @@ class Program(NamedTuple):
     parts: int
 
 
-def jit_program(train_one) -> tuple[Callable, Callable]:
-    """The jitted chunk program ``call(key, seeds, hparams)`` for ``train_one``, and
-    ``lower(key, seeds, hparams)``, its lowering for abstract arguments."""
+class Jitted(NamedTuple):
+    """The jitted chunk program of one ``train_one``: ``call(key, seeds, hparams)``, its
+    ``lower`` for abstract arguments and its ``eval_shape`` (a trace that the calls reuse)."""
+
+    call: Callable
+    lower: Callable
+    eval_shape: Callable
+
+
+def jit_program(train_one) -> Jitted:
+    """The chunk program for ``train_one``, compiled with :func:`fnnet.xla.fast_options` for the
+    default backend (compiler options apply to a top-level jit only: never call it inside one)."""
+    options = fast_options()
     try:
         hash(train_one)
     except TypeError:  # an unhashable callable cannot be static: one jit for this sweep
-        jitted = jax.jit(functools.partial(_chunk_program, train_one=train_one))
-        return jitted, jitted.lower
-    call = functools.partial(_chunk_jit, train_one=train_one)
-    return call, functools.partial(_chunk_jit.lower, train_one=train_one)
+        program = functools.partial(_chunk_program, train_one=train_one)
+        jitted = jax.jit(program, compiler_options=options or None)
+        return Jitted(jitted, jitted.lower, jitted.eval_shape)
+    chunk_jit = _chunk_jit(tuple(sorted(options.items())))
+    bound = [functools.partial(f, train_one=train_one) for f in (chunk_jit, chunk_jit.lower)]
+    return Jitted(*bound, functools.partial(chunk_jit.eval_shape, train_one=train_one))
 
 
-def build_program(call: Callable, plan: SweepPlan, key, devices) -> Program:
-    """The chunk program ``call``, the sharding of its seeds over the local ``devices``, and its
+def build_program(jitted: Jitted, plan: SweepPlan, key, devices) -> Program:
+    """The chunk program ``jitted``, the sharding of its seeds over the local ``devices``, and its
     results' structure, from one trace (jit's cache reuses it for the calls); results must be
     numeric arrays."""
     sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
@@ -85,14 +112,14 @@ def build_program(call: Callable, plan: SweepPlan, key, devices) -> Program:
     # traced at the shape the calls will have (a part of a split chunk), so that they reuse it
     seeds = jax.device_put(np.split(plan.seeds(0), parts)[0], sharding)
     try:
-        out_info, _ = jax.eval_shape(call, key, seeds, plan.hparams((0,) * len(plan.grid)))
+        out_info, _ = jitted.eval_shape(key, seeds, plan.hparams((0,) * len(plan.grid)))
     except TypeError as e:
         if "is not a valid JAX type" not in str(e):
             raise
         raise TypeError(f"train_one: expected results that are numeric arrays, got {e}") from None
     results = _describe(out_info)
     treedef, leaves = jax.tree.structure(out_info), jax.tree.leaves(out_info)
-    return Program(call, sharding, treedef, leaves, results, parts)
+    return Program(jitted.call, sharding, treedef, leaves, results, parts)
 
 
 def _describe(out_info) -> list[dict]:

@@ -237,10 +237,10 @@ def run(
     stored = None if out is None else read_settings(out)
 
     devices = jax.local_devices()
-    call, lower = jit_program(train_one)
-    default = chunk_size_chooser(lower, key, grid, n_seeds, devices, chunk_size is None)
+    jitted = jit_program(train_one)
+    default = chunk_size_chooser(jitted.lower, key, grid, n_seeds, devices, chunk_size is None)
     plan = plan_run(grid, n_seeds, chunk_size, stored, len(devices), default)
-    program = build_program(call, plan, key, devices)
+    program = build_program(jitted, plan, key, devices)
     store = None
     if out is not None:
         program_digest = fingerprint(train_one, seed_key(key, 0), plan.hparams((0,) * len(grid)))
