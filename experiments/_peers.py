@@ -4,7 +4,7 @@ full-batch gradient descent, half_sse, float32, one network per seed. Each peer 
 parameter pytree with a leading seed axis (or its 9 rows, :func:`nine`) and returns the final
 parameters and the loss of the last step, as ``fit(history="final")`` reports it:
 
-- :func:`hand_xor`: the step written out over the 9 scalars (:func:`_hand_step`) in a
+- :func:`hand_xor`: the step written out over the 9 scalars (:func:`hand_step`) in a
   ``lax.scan``; the same step runs on torch tensors (:func:`torch_xor`, eager or
   ``torch.compile``);
 - :func:`c_xor`: the C reference ``experiments/_xor_ref.c`` (seeds in SIMD lanes, OpenMP over the
@@ -43,7 +43,7 @@ def _times(x, w):
     return 0.0 if x == 0 else w if x == 1 else x * w
 
 
-def _hand_step(p, lr, sigmoid=None):
+def hand_step(p, lr, sigmoid=None):
     """One full-batch gradient step of the 2-2-1 sigmoid network, written out by hand.
 
     ``p`` = (w11, w12, w21, w22, b1, b2, v1, v2, c): hidden unit j gets
@@ -92,7 +92,7 @@ def tree(p) -> list:
 
 
 def hand_xor(params, steps, lr=0.5):
-    """Trains one 2-2-1 XOR network from ``params`` (fnnet's pytree) by :func:`_hand_step` in a
+    """Trains one 2-2-1 XOR network from ``params`` (fnnet's pytree) by :func:`hand_step` in a
     ``lax.scan``; returns the final parameters as the same pytree and the half_sse loss of the
     last step (before its update), as ``fit(history="final")`` does."""
     import jax
@@ -104,7 +104,7 @@ def hand_xor(params, steps, lr=0.5):
 
     def body(carry, _):
         p, _ = carry
-        return _hand_step(p, lr), None
+        return hand_step(p, lr), None
 
     (p, loss), _ = jax.lax.scan(body, (p, jnp.zeros_like(p[0])), None, length=steps)
     w11, w12, w21, w22, c1, c2, v1, v2, c = p
@@ -301,7 +301,7 @@ def cuda_contestant(S, T, p0_host, finals=None):
 
 def torch_xor(params, steps, compiled=False, lr=0.5):
     """Trains the 2-2-1 XOR networks ``params`` (fnnet's pytree, a leading seed axis) with torch
-    on the CPU: :func:`_hand_step` on 9 tensors of shape (S,), called ``steps`` times from Python,
+    on the CPU: :func:`hand_step` on 9 tensors of shape (S,), called ``steps`` times from Python,
     eager or through ``torch.compile``. Returns (final parameters as the pytree, last step's loss).
     ImportError where torch is not installed."""
     import torch
@@ -315,7 +315,7 @@ def _torch_train(torch, compiled, lr=0.5):
     """``train(p, steps) -> (p, loss)``: the step on 9 tensors, eager or compiled, in a loop."""
 
     def step(p):
-        return _hand_step(p, lr, torch.sigmoid)
+        return hand_step(p, lr, torch.sigmoid)
 
     if compiled:
         step = torch.compile(step, fullgraph=True, dynamic=False)

@@ -55,6 +55,7 @@ busy core: the C reference ran 1.2x faster on two OpenMP threads than on one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -726,8 +727,12 @@ def run(settings, out):
     v = verdict(rates)
     m = _harness.machine()
     absent = {k: runs[role][k]["absent"] for k, role, _, _ in ROWS if not rates[k]}
+    work, top = arithmetic(), peak(m["cores"])
     return {
         "machine": m,
+        "arithmetic_per_seed_step": work,
+        "peak": top,
+        "fraction_of_peak": fractions_of_peak(rates, work["ops"], top["ops_per_s"]),
         "workers": runs,
         "rates": rates,
         "ratio_to_fastest_peer": v["ratios"],
@@ -747,6 +752,47 @@ def run(settings, out):
         "figures": [_figure(runs, rates, v, settings, m, out)],
         "verdict": v["verdict"],
     }
+
+
+def arithmetic() -> dict:
+    """The arithmetic of one seed-step, as XLA counts it in the hand-written step of the same
+    network (``_peers.hand_step``: products with the inputs 0 and 1 folded, as fnnet's scalar
+    layout folds them): floating-point operations and transcendentals (the 12 logistic
+    functions); ``ops`` counts each transcendental as one operation, a lower bound on its cost."""
+    import jax
+    import jax.numpy as jnp
+
+    p = tuple(jnp.zeros((), jnp.float32) for _ in range(9))
+    cost = jax.jit(lambda p: _peers.hand_step(p, 0.5)).lower(p).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    flops, trans = float(cost["flops"]), float(cost.get("transcendentals", 0.0))
+    return {"flops": flops, "transcendentals": trans, "ops": flops + trans}
+
+
+def peak(cores: int) -> dict:
+    """The CPU's single-precision arithmetic peak, ops/s: cores x clock (``cpu MHz`` of
+    /proc/cpuinfo, the nominal clock in a VM) x float32 lanes (16 with AVX-512, 8 with AVX2, else
+    4) x 2 (a fused multiply-add) x 2 (two FMA pipes per core); None where the clock is unknown.
+    A CPU that splits 512-bit operations into two halves (AMD Zen 4) reaches half of it with
+    AVX-512 instructions: the figure is an upper bound."""
+    import fnnet as fn
+
+    mhz = None
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        mhz = next((float(x.split(":")[1]) for x in f if x.startswith("cpu MHz")), None)
+    features = fn.xla.cpu_features()
+    lanes = 16 if "avx512f" in features else 8 if "avx2" in features else 4
+    if mhz is None:
+        return {"ops_per_s": None, "why": "no clock in /proc/cpuinfo"}
+    ops = cores * mhz * 1e6 * lanes * 2 * 2
+    return {"ops_per_s": ops, "cores": cores, "mhz": mhz, "float32_lanes": lanes}
+
+
+def fractions_of_peak(rates: dict, ops: float, peak_ops) -> dict:
+    """Every present row's arithmetic rate (seed-steps/s x ``ops``) over the CPU's peak."""
+    if not peak_ops:
+        return {}
+    return {k: r * ops / peak_ops for k, r in rates.items() if r}
 
 
 def _headline(v, runs, settings):
@@ -879,17 +925,18 @@ def _method_table(result):
     runs = result["workers"]
     names = labels(runs)
     ratios = result["ratio_to_fastest_peer"]
+    fractions = result.get("fraction_of_peak", {})
     lines = [
         "| method | runs in | seed-steps/s | range over rounds | first call's extra s "
-        "| ratio to the fastest peer |",
-        "|---|---|---|---|---|---|",
+        "| ratio to the fastest peer | fraction of peak |",
+        "|---|---|---|---|---|---|---|",
     ]
     for key, role, _, _ in ROWS:
         e = runs[role].get(key)
         if e is None:
             continue
         if "absent" in e:
-            lines.append(f"| {names[key]} | - | absent: {_cell(e['absent'])} | - | - | - |")
+            lines.append(f"| {names[key]} | - | absent: {_cell(e['absent'])} | - | - | - | - |")
             continue
         lo, hi = e["rate_range"]
         ratio = f"{ratios[key]:.3g}" if key in ratios else "-"
@@ -897,16 +944,20 @@ def _method_table(result):
             ratio += " (the fastest peer)"
         lines.append(
             f"| {names[key]} | {_where(runs[role], e)} | {e['seed_steps_per_s']:.3g} | "
-            f"{lo:.2g}-{hi:.2g} | {e['compile_s']:.2f} | {ratio} |"
+            f"{lo:.2g}-{hi:.2g} | {e['compile_s']:.2f} | {ratio} | {_fraction(fractions, key)} |"
         )
     big = runs["cores"].get("big_auto")
     if big:
         lines.append(
             f"| 8-32-32-1 regression, vmap of fit(layout='auto') | {_where(runs['cores'], {})} | "
             f"{big['seed_steps_per_s']:.3g} | {big['rate_range'][0]:.2g}-"
-            f"{big['rate_range'][1]:.2g} | {big['compile_s']:.2f} | - |"
+            f"{big['rate_range'][1]:.2g} | {big['compile_s']:.2f} | - | - |"
         )
     return lines
+
+
+def _fraction(fractions: dict, key: str) -> str:
+    return f"{fractions[key]:.1%}" if key in fractions else "-"
 
 
 def _cell(text) -> str:

@@ -247,6 +247,26 @@ def test_benchmark_small_end_to_end(tmp_path, monkeypatch):
     assert "fnnet.sweep, plain script (1 host device)" in text
     assert "absent: no GPU" in text
     assert (tmp_path / "benchmark.png").stat().st_size > 0
+    # the arithmetic of a seed-step, XLA's count of the hand-written step: 12 logistic functions
+    work = result["arithmetic_per_seed_step"]
+    assert work["transcendentals"] == 12 and 100 < work["flops"] < 1000
+    assert work["ops"] == work["flops"] + work["transcendentals"]
+    top = result["peak"]["ops_per_s"]
+    if top:  # a clock in /proc/cpuinfo
+        assert result["fraction_of_peak"]["sweep_plain"] == pytest.approx(
+            result["rates"]["sweep_plain"] * work["ops"] / top
+        )
+        assert "| fraction of peak |" in text and "%" in text
+
+
+def test_fractions_of_peak_and_the_peak():
+    assert benchmark.fractions_of_peak({"a": 1e8, "b": None}, 300.0, 3e11) == {"a": 0.1}
+    assert benchmark.fractions_of_peak({"a": 1e8}, 300.0, None) == {}
+    top = benchmark.peak(2)
+    if top["ops_per_s"] is not None:
+        lanes = 16 if "avx512f" in fn.xla.cpu_features() else top["float32_lanes"]
+        assert top["float32_lanes"] == lanes
+        assert top["ops_per_s"] == 2 * top["mhz"] * 1e6 * lanes * 4
 
 
 def test_benchmark_layout_crossover_small():
