@@ -4,47 +4,25 @@ of a setting are one compiled program."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 
 import fnnet as fn
 
 
-def fit_one(
-    net,
-    optimizer,
-    data,
-    *,
-    epochs,
-    batch_size,
-    loss,
-    eval_data=None,
-    history="epoch",
-    solved=None,
-    init=None,
-    grads=fn.backprop.value_and_grad,
-    layout="auto",
-):
+def fit_one(net, optimizer, data, *, eval_data=None, history="epoch", solved=None, **settings):
     """``one(key, init=init) -> history``: ``fn.train.fit`` of ``net`` on ``data`` from ``key``,
     recording per epoch (or, with ``history="final"``, after the last), with ``eval_data`` and a
-    ``solved`` criterion where given. The rest is passed to ``fit`` as it is."""
+    ``solved`` criterion where given. ``settings`` are the rest of fit's keywords (``epochs``,
+    ``batch_size``, ``loss``, ``init``, ``grads``, ``layout``), passed to it as they are."""
     record = fn.train.Record(history=history, eval_data=eval_data, solved=solved)
+    init = settings.pop("init", None)  # a default that ``one`` may override per call
+    fit = functools.partial(fn.train.fit, net, optimizer, data=data, record=record, **settings)
 
     def one(key, init=init):
-        _, h = fn.train.fit(
-            net,
-            optimizer,
-            key,
-            data,
-            epochs=epochs,
-            batch_size=batch_size,
-            loss=loss,
-            init=init,
-            grads=grads,
-            record=record,
-            layout=layout,
-        )
-        return h
+        return fit(key, init=init)[1]
 
     return one
 

@@ -127,20 +127,11 @@ def targets(t, batch: int, n_out: int, *, labels_allowed: bool, name: str = "T")
     return t
 
 
-def net(value, name: str = "net"):
-    """``value`` if it is an :class:`fnnet.MLP` spec."""
-    from fnnet.mlp import MLP  # mlp imports this module
-
-    if not isinstance(value, MLP):
-        raise TypeError(f"{name}: expected an fnnet.MLP, got {type(value).__name__}")
-    return value
-
-
 def batch(network, loss, X, T, name: str | None = None):
     """``X`` (batch, n_in) and ``T`` for ``loss``: (batch, n_out) targets, or (batch,) integer
-    labels where the loss is a classification loss. Messages name them ``X`` and ``T``, or, with
-    ``name`` (the pair's argument), ``name[0]`` and ``name[1]``."""
-    net(network)
+    labels where the loss is a classification loss, for the :class:`fnnet.MLP` ``network``
+    (checked by :meth:`fnnet.MLP.check`). Messages name them ``X`` and ``T``, or, with ``name``
+    (the pair's argument), ``name[0]`` and ``name[1]``."""
     x_name, t_name = ("X", "T") if name is None else (f"{name}[0]", f"{name}[1]")
     X = inputs(X, network.n_in, x_name)
     T = targets(T, X.shape[0], network.n_out, labels_allowed=loss.classification, name=t_name)

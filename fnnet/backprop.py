@@ -11,19 +11,20 @@ gradient, the numerical check of Deep Learning from Scratch.
 from __future__ import annotations
 
 import functools
+from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from fnnet import _checks, losses
+from fnnet import _checks, losses, scalar_layout
 from fnnet.mlp import MLP
 
 __all__ = ["value_and_grad", "autodiff", "dropout", "grad", "numerical_grad", "relative_error"]
 
 
 def _finite_batch(net, loss, X, T):
-    X, T = _checks.batch(net, loss, X, T)
+    X, T = _checks.batch(MLP.check(net), loss, X, T)
     return _checks.finite(X, "X"), _checks.finite(T, "T")
 
 
@@ -99,6 +100,11 @@ def autodiff(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
     return jax.value_and_grad(lambda p: loss.value(net.apply(p, X, dropout=dropout, key=key), T))(
         params
     )
+
+
+# each gradient's form in the scalar layout (fnnet.scalar_layout), which fit runs it through there
+value_and_grad.forms = MappingProxyType({"scalar": scalar_layout.backprop})
+autodiff.forms = MappingProxyType({"scalar": scalar_layout.autodiff})
 
 
 def dropout(rate: float, grads=value_and_grad):

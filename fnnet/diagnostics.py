@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from fnnet import _checks, backprop, losses
+from fnnet import backprop, losses
 from fnnet.mlp import MLP
 
 __all__ = ["gradient_norms", "layer_activations", "activation_stats", "SATURATION"]
@@ -39,7 +39,7 @@ def gradient_norms(net: MLP, params, X, T, loss="mse", grads=backprop.value_and_
 
 def layer_activations(net: MLP, params, X):
     """Every layer's output a^(l) = g(z^(l)) for the batch ``X``: a list of (batch, width)."""
-    _, cache = _checks.net(net).forward(params, X)
+    _, cache = MLP.check(net).forward(params, X)
     return [a_out for _, _, a_out, _ in cache]
 
 
@@ -60,7 +60,7 @@ def activation_stats(net: MLP, params, X):
     shape (n_layers,). ``saturated`` is the fraction of outputs where the activation's derivative
     is (nearly) zero: for sigmoid a < 0.1 or a > 0.9, for tanh |a| > 0.9, for ReLU a == 0
     (see :data:`SATURATION`)."""
-    acts = layer_activations(_checks.net(net), params, X)
+    acts = layer_activations(MLP.check(net), params, X)
     names = [g.name for g in net.layer_activations()]
     return {
         "mean": jnp.stack([jnp.mean(a) for a in acts]),

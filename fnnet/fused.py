@@ -7,7 +7,8 @@ every epoch. It differs in where the loop lives. The scalar layout is an XLA ``l
 epochs whose body XLA schedules step by step; the fused layout is one
 ``jax.experimental.pallas`` kernel over a grid of blocks of seeds, and each program keeps its
 block's parameters and optimizer state in registers for all epochs (a ``fori_loop`` inside the
-kernel), reading its inputs once and writing its results once. On a GPU this is the shape of a
+kernel, whose body is the training loop's own epoch, :func:`fnnet.loop.epoch_body`), reading its
+inputs once and writing its results once. On a GPU this is the shape of a
 hand-fused CUDA kernel (one thread per seed).
 
 Seeds. ``fit`` trains one network; the kernel sees the seeds when ``fit`` runs under
@@ -24,9 +25,10 @@ not. The data points are written into the program as constants: the data must be
 arrays (not traced), and a full batch (``batch_size`` = n, one step per epoch on the data in its
 order, as the scalar layout does it).
 
-What it cannot run, and says so: minibatches (``batch_size`` < n), dropout and any gradient
-function other than :func:`fnnet.backprop.value_and_grad` and :func:`fnnet.backprop.autodiff`,
-losses without a per-example form, ``Record(history="epoch")`` (a record per epoch would leave the
+What it cannot run, declared in its ``supports`` and refused by ``fit`` naming it: minibatches
+(``batch_size`` < n), gradient functions without a scalar form (dropout; the built-in
+:func:`fnnet.backprop.value_and_grad` and :func:`fnnet.backprop.autodiff` have one), losses without
+a per-example form, ``Record(history="epoch")`` (a record per epoch would leave the
 kernel every epoch; ``"final"`` computes the final measures after it), traced data. ``layout="auto"``
 never picks it. On a CPU (and on a TPU) the kernel runs in Pallas's interpreter (``interpret=True``):
 the same semantics, for tests, slowly; on a GPU it is lowered to Triton (asked for by its compiler
@@ -62,13 +64,14 @@ import numpy as np
 from jax import custom_batching
 from jax.experimental import pallas as pl
 
-from fnnet import _checks
-from fnnet import layout as _layout
+from fnnet import loop, scalar_layout
 
 __all__ = ["fused", "BLOCK", "lowering"]
 
 BLOCK = 128
-"""Seeds per kernel program on a GPU (one thread each); the seed count is padded up to a multiple."""
+"""Seeds per kernel program on a GPU (one thread each); the seed count is padded up to a multiple.
+Chosen (four warps), not tuned: the row "plain SGD, fused" of ``python -m experiments.gpu_check``
+times the kernel with it."""
 
 
 def _interpret() -> bool:
@@ -134,30 +137,6 @@ def _teach_triton_all_any():
         rules.setdefault(prim, tl.lower_fun(fun, multiple_results=False))
 
 
-def _concrete(x, name: str):
-    """``x`` as a NumPy array, or a clear error where it is traced."""
-    if not _checks.is_concrete(x):
-        raise ValueError(
-            f"layout: 'fused' writes the data points into the kernel as constants; expected "
-            f"concrete {name}, got a traced value (close over the data in the function you vmap "
-            "or jit instead of passing it as an argument, or use layout='scalar')"
-        )
-    return np.asarray(x)
-
-
-def _check_run(plan, X):
-    if plan.batch_size != X.shape[0]:
-        raise ValueError(
-            f"layout: 'fused' runs full-batch training (batch_size = n = {X.shape[0]}, one step "
-            f"per epoch), got batch_size={plan.batch_size}; use layout='scalar' or 'matrix'"
-        )
-    if plan.record.history != "final":
-        raise ValueError(
-            "layout: 'fused' keeps every epoch inside one kernel and records final values only; "
-            f"expected Record(history='final'), got history={plan.record.history!r}"
-        )
-
-
 def _assemble(rows):
     """The (batch, n_out) array of the scalars ``rows[i][j]``, built by selects: Triton lowers
     ``jnp.stack`` of two arrays only. Exact (a select copies its value)."""
@@ -172,33 +151,22 @@ def _assemble(rows):
     return out
 
 
-# the scalar layout as the kernel runs it: the solved criterion's outputs assembled by selects
-_KERNEL_SCALAR = _layout.scalar._replace(
-    apply=lambda net, sparams, X: _assemble(_layout._outputs(net, sparams, X))
-)
-
-
-def _per_seed(plan, treedef, X, T, epochs: int):
-    """One seed's whole run in the scalar layout: carry leaves in, carry leaves out. The carry
-    holds the first epoch's index too (0-based, for the solved criterion), so that a run in
-    chunks of epochs (``fit_with_progress``) reuses one program."""
-    from fnnet.train import _step  # fnnet.train imports the layouts
-
-    net, record, scalar = plan.net, plan.record, _layout.scalar
-    step = _step(scalar.value_and_grad(net, plan.grads, plan.loss), plan.optimizer)
+def _per_seed(setup, treedef, X, T, epochs: int):
+    """One seed's whole run in the scalar layout, carry leaves in and out: ``epochs`` times
+    :func:`fnnet.loop.epoch_body` (no keys: full batch), its solved criterion on outputs built by
+    selects. The carry holds the first epoch's index too (0-based, for the solved criterion), so
+    that a run in chunks of epochs (``fit_with_progress``) reuses one program."""
+    kernel_layout = setup.layout._replace(
+        apply=lambda net, sparams, X: _assemble(scalar_layout.outputs(net, sparams, X))
+    )
+    body = loop.epoch_body(setup, X, T, None, layout=kernel_layout)
 
     def run(*leaves):
-        state, solved_at, value, epoch0 = jax.tree.unflatten(treedef, leaves)
-
-        def epoch(i, carry):
-            state, solved_at, _ = carry
-            state, m = step(state, X, T, None)
-            e = epoch0 + i
-            solved_at = record.first_solved(net, _KERNEL_SCALAR, state.params, X, T, e, solved_at)
-            return state, solved_at, m["loss"]
-
-        out = jax.lax.fori_loop(0, epochs, epoch, (state, solved_at, value))
-        return jax.tree.leaves((*out, epoch0))
+        carry, epoch0 = jax.tree.unflatten(treedef, leaves)
+        carry = jax.lax.fori_loop(
+            0, epochs, lambda i, c: body(c, None, lambda: epoch0 + i)[0], carry
+        )
+        return jax.tree.leaves((carry, epoch0))
 
     return run
 
@@ -260,7 +228,7 @@ def _launch(jaxpr, carry, consts, per_seed_consts):
     return [x[:n_seeds] for x in run(*carry, *consts)]
 
 
-def _engine(jaxpr):
+def _engine(jaxpr):  # its name is in the jaxpr that fnnet.sweep fingerprints: keep it
     """``(carry, consts) -> carry`` for one seed, batched over seeds into one kernel launch."""
 
     @custom_batching.custom_vmap
@@ -279,10 +247,10 @@ def _engine(jaxpr):
     return engine
 
 
-def _check_triton_shapes(plan, X):
+def _check_triton_shapes(setup, X):
     """Triton's arrays have power-of-2 sizes: on a GPU the solved criterion's (n, n_out)."""
-    shape = (X.shape[0], plan.net.sizes[-1])
-    if plan.record.solved is not None and not _interpret():
+    shape = (X.shape[0], setup.net.sizes[-1])
+    if setup.record.solved is not None and not _interpret():
         if any(d & (d - 1) for d in shape):
             raise ValueError(
                 "layout: 'fused' on a GPU evaluates record.solved inside a Triton kernel, whose "
@@ -291,47 +259,35 @@ def _check_triton_shapes(plan, X):
             )
 
 
-def _run(plan, state, solved_at, epoch0, keys, X, T, eval_data):
-    """``fit``'s run in the fused layout (same arguments and results as its compiled scan)."""
-    _check_run(plan, X)
+def _run(setup, state, solved_at, epoch0, keys, X, T, eval_data):
+    """The fused layout's engine (the arguments and results of :func:`fnnet.loop.scan`); the data
+    are concrete (the layout declares ``traced_data=False``, so ``fit`` refuses traced data)."""
     _check_lowering()
-    _check_triton_shapes(plan, X)
-    data = (_layout.Known.of(_concrete(X, "data[0]")), _layout.Known.of(_concrete(T, "data[1]")))
+    _check_triton_shapes(setup, X)
+    data = (loop.Known.of(np.asarray(X)), loop.Known.of(np.asarray(T)))
     epoch0 = jnp.asarray(epoch0, jnp.int32)
-    return _run_jit(plan, data, int(keys.shape[0]), state, solved_at, epoch0, eval_data)
+    return _run_jit(setup, data, int(keys.shape[0]), state, solved_at, epoch0, eval_data)
 
 
 @partial(jax.jit, static_argnums=(0, 1, 2))
-def _run_jit(plan, data, epochs, state, solved_at, epoch0, eval_data):
+def _run_jit(setup, data, epochs, state, solved_at, epoch0, eval_data):
     X, T = (d.array() for d in data)
-    net, scalar = plan.net, _layout.scalar
-    enter = lambda tree: scalar.enter(net, tree)  # noqa: E731
-    state = type(state)(enter(state.params), enter(state.opt_state), state.step)
-    value0 = jnp.zeros((), jax.tree.leaves(state.params)[0].dtype)
-    leaves, treedef = jax.tree.flatten((state, solved_at, value0, epoch0))
-    run = _per_seed(plan, treedef, X, T, epochs)
-    jaxpr = jax.make_jaxpr(run)(*leaves)
-    out = _engine(jaxpr)(leaves, jaxpr.consts)
-    state, solved_at, value, _ = jax.tree.unflatten(treedef, out)
-    records = {
-        "loss": value,
-        **plan.record.measure(net, plan.loss, scalar, state.params, X, T, eval_data),
-    }
-    leave = lambda tree: scalar.leave(net, tree)  # noqa: E731
-    return type(state)(leave(state.params), leave(state.opt_state), state.step), solved_at, records
+    carry = loop.first_carry(setup, loop.enter(setup, state), solved_at, X, T)
+    leaves, treedef = jax.tree.flatten((carry, epoch0))
+    jaxpr = jax.make_jaxpr(_per_seed(setup, treedef, X, T, epochs))(*leaves)
+    carry, _ = jax.tree.unflatten(treedef, _engine(jaxpr)(leaves, jaxpr.consts))
+    return loop.finish(setup, carry, None, X, T, eval_data)
 
 
-def _supports(net, loss, grads):
-    return _layout.scalar.supports(net, loss, grads)
-
-
-fused = _layout.Layout(
+fused = scalar_layout.scalar._replace(
     name="fused",
-    enter=_layout.scalar.enter,
-    leave=_layout.scalar.leave,
-    value_and_grad=_layout.scalar.value_and_grad,
-    apply=_layout.scalar.apply,
-    supports=_supports,
-    run=_run,
+    supports=loop.Supports(
+        form="scalar",
+        per_example_loss=True,
+        minibatches=False,
+        histories=("final",),
+        traced_data=False,
+    ),
+    engine=_run,
 )
 """The scalar layout's arithmetic with every epoch inside one Pallas kernel (see the module)."""

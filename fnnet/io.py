@@ -34,6 +34,7 @@ import ml_dtypes
 import numpy as np
 
 from fnnet import _atomic, _checks
+from fnnet.mlp import MLP
 
 __all__ = ["save", "load"]
 
@@ -426,8 +427,6 @@ def _decode_leaf(index, arrays: dict, dtypes: dict, used: set, at: str) -> np.nd
 
 def _check_like(like):
     """``like`` is an MLP, or a pytree whose leaves have shape and dtype (or are numbers)."""
-    from fnnet.mlp import MLP  # mlp imports _checks, which io imports
-
     if isinstance(like, MLP):
         return
     for p, leaf in jax.tree_util.tree_leaves_with_path(like):

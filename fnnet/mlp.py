@@ -74,6 +74,13 @@ class MLP:
     def __repr__(self):
         return f"MLP({self.sizes}, hidden={self.hidden.name!r}, output={self.output.name!r})"
 
+    @classmethod
+    def check(cls, value, name: str = "net") -> MLP:
+        """``value`` if it is an :class:`MLP` spec, else a TypeError naming ``name``."""
+        if not isinstance(value, cls):
+            raise TypeError(f"{name}: expected an fnnet.MLP, got {type(value).__name__}")
+        return value
+
     # -- structure -----------------------------------------------------------------------------
     @property
     def n_in(self) -> int:

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet import _checks, activations
+from fnnet.mlp import MLP
 
 __all__ = ["init", "predict", "update", "fit", "combine"]
 
@@ -151,8 +152,6 @@ def combine(hidden, output):
     >>> net.apply(params, jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])).ravel().tolist()
     [0.0, 1.0, 1.0, 0.0]
     """
-    from fnnet.mlp import MLP
-
     if not isinstance(hidden, (list, tuple)) or not hidden:
         raise TypeError(f"hidden: expected a non-empty list of perceptrons, got {hidden!r}")
     hidden = [_params(p, f"hidden[{i}]") for i, p in enumerate(hidden)]

@@ -61,7 +61,7 @@ def autoencoders(
       ``(params, losses)``: parameters for ``net`` (pre-trained hidden layers, a freshly drawn
       output layer) and, per hidden layer, its reconstruction loss per epoch (epochs,).
     """
-    _checks.net(net)
+    MLP.check(net)
     if net.n_layers < 2:
         raise ValueError(f"net: expected at least one hidden layer, got sizes {net.sizes}")
     _checks.key(key)

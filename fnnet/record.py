@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 
 from fnnet import _checks, activations, losses
+from fnnet.mlp import MLP
 
 __all__ = ["Record", "accuracy", "HISTORIES"]
 
@@ -72,7 +73,9 @@ class Record(NamedTuple):
         eval_data = self.eval_data
         if eval_data is not None:
             name = "record.eval_data"
-            eval_data = _checks.batch(net, loss, *_checks.pair(eval_data, name), name=name)
+            eval_data = _checks.batch(
+                MLP.check(net), loss, *_checks.pair(eval_data, name), name=name
+            )
             _checks.finite(eval_data[0], f"{name}[0]")
             _checks.finite(eval_data[1], f"{name}[1]")
         return self._replace(eval_data=None), eval_data

@@ -10,17 +10,18 @@ its pieces for loops of your own.
 
 from __future__ import annotations
 
+import inspect
 import math
-from functools import partial
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from fnnet import _checks, backprop, losses
+from fnnet import _checks, backprop, loop, losses
 from fnnet import layout as _layout
+from fnnet.loop import TrainState, minibatch_indices
 from fnnet.mlp import MLP
 from fnnet.record import Record, accuracy
 
@@ -37,14 +38,6 @@ __all__ = [
 ]
 
 
-class TrainState(NamedTuple):
-    """What training carries from step to step: parameters, optimizer state, steps taken."""
-
-    params: Any
-    opt_state: Any
-    step: jax.Array
-
-
 def sgd_update(params, grads, lr):
     """The lecture's update θ := θ - α ∂J/∂θ, leaf by leaf; equal to one step of ``optax.sgd(lr)``.
 
@@ -53,24 +46,6 @@ def sgd_update(params, grads, lr):
     """
     _checks.positive(lr, "lr")
     return jax.tree.map(lambda p, g: p - lr * g, params, grads)
-
-
-def minibatch_indices(key, n: int, batch_size: int):
-    """One epoch of minibatches: a random permutation of ``range(n)`` cut into rows.
-
-    Step 1 of the lecture's four steps. The last ``n % batch_size`` indices of the permutation are
-    left out of this epoch (every minibatch has the same shape, so one compiled step serves all);
-    the next epoch's permutation includes them again at random.
-
-    Returns:
-      (n // batch_size, batch_size) int indices. Works under ``jit`` and ``vmap`` over ``key``.
-    """
-    _checks.key(key)
-    n = _checks.integer(n, "n", minimum=1)
-    batch_size = _checks.integer(batch_size, "batch_size", minimum=1, maximum=n)
-    n_batches = n // batch_size
-    perm = jax.random.permutation(key, n)
-    return perm[: n_batches * batch_size].reshape(n_batches, batch_size)
 
 
 def init_state(optimizer, params) -> TrainState:
@@ -92,10 +67,10 @@ def make_step(net: MLP, optimizer, loss="mse", grads=backprop.value_and_grad):
     ``{"loss": L}``, the minibatch loss before the update. Wrap it in ``jax.jit``; it compiles
     once per batch shape. ``key`` draws dropout masks where ``grads`` has dropout.
     """
-    _checks.derivatives(_checks.net(net))
+    _checks.derivatives(MLP.check(net))
     _checks.optimizer(optimizer)
     vg = _layout.matrix.value_and_grad(net, _gradient(grads), losses.get(loss))
-    return _step(vg, optimizer)
+    return loop.training_step(vg, optimizer)
 
 
 def _gradient(grads):
@@ -105,119 +80,6 @@ def _gradient(grads):
             f"such as fnnet.backprop.value_and_grad or fnnet.backprop.autodiff, got {grads!r}"
         )
     return grads
-
-
-def _step(value_and_grad, optimizer):
-    def step(state: TrainState, X, T, key=None):
-        value, g = value_and_grad(state.params, X, T, key)
-        updates, opt_state = optimizer.update(g, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return TrainState(params, opt_state, state.step + 1), {"loss": value}
-
-    return step
-
-
-class _Plan(NamedTuple):
-    """Everything static about a run (hashable: ``jit`` compiles one program per plan)."""
-
-    net: MLP
-    optimizer: Any
-    loss: losses.Loss
-    grads: Any
-    batch_size: int
-    layout: _layout.Layout
-    record: Record
-
-
-def _epoch(plan: _Plan, step, state, key, X, T):
-    """One epoch: the lecture's four steps over every minibatch; returns the state and the mean
-    minibatch loss. A full batch takes one step on the data in its given order (no order to
-    draw); smaller batches draw a permutation (step 1) and scan over its minibatches."""
-    k_order, k_drop = jax.random.split(key)
-    if plan.batch_size == X.shape[0]:
-        state, m = step(state, X, T, k_drop)
-        return state, m["loss"]
-    idx = minibatch_indices(k_order, X.shape[0], plan.batch_size)
-    drop_keys = jax.random.split(k_drop, idx.shape[0])
-    state, m = jax.lax.scan(
-        lambda s, xs: step(s, X[xs[0]], T[xs[0]], xs[1]), state, (idx, drop_keys)
-    )
-    return state, jnp.mean(m["loss"])
-
-
-def _epochs(plan: _Plan, state, solved_at, epoch0, keys, X, T, eval_data):
-    """Epochs ``epoch0 .. epoch0 + len(keys) - 1`` (one key each) as one ``lax.scan``.
-
-    The state enters ``plan.layout`` before the loop and leaves it after. Returns
-    ``(state, solved_at, records)``: ``records`` the loss and measures of every epoch
-    (``history="epoch"``) or of the last one (``"final"``); ``solved_at`` the first epoch
-    (1-based) after which ``plan.record.solved`` held, or -1.
-    """
-    net, layout, record = plan.net, plan.layout, plan.record
-    enter = lambda tree: layout.enter(net, tree)  # noqa: E731
-    state = TrainState(enter(state.params), enter(state.opt_state), state.step)
-    step = _step(layout.value_and_grad(net, plan.grads, plan.loss), plan.optimizer)
-
-    def measure(params, value):
-        measures = record.measure(net, plan.loss, layout, params, X, T, eval_data)
-        return {"loss": value, **measures}
-
-    def epoch(carry, xs):
-        state, solved_at, _ = carry
-        key, e = xs
-        state, value = _epoch(plan, step, state, key, X, T)
-        solved_at = record.first_solved(net, layout, state.params, X, T, e, solved_at)
-        out = measure(state.params, value) if record.history == "epoch" else None
-        return (state, solved_at, value), out
-
-    epochs = epoch0 + jnp.arange(keys.shape[0], dtype=jnp.int32)
-    value0 = jnp.zeros((), jax.tree.leaves(state.params)[0].dtype)
-    (state, solved_at, value), records = jax.lax.scan(
-        epoch, (state, solved_at, value0), (keys, epochs)
-    )
-    if record.history == "final":
-        records = measure(state.params, value)
-    leave = lambda tree: layout.leave(net, tree)  # noqa: E731
-    return TrainState(leave(state.params), leave(state.opt_state), state.step), solved_at, records
-
-
-_run_epochs = jax.jit(_epochs, static_argnums=0)
-
-
-@partial(jax.jit, static_argnums=(0, 1))
-def _run_epochs_known(plan: _Plan, data, state, solved_at, epoch0, keys, eval_data):
-    """:func:`_epochs` with the data (a pair of :class:`fnnet.layout.Known`) compiled in."""
-    X, T = (d.array() for d in data)
-    return _epochs(plan, state, solved_at, epoch0, keys, X, T, eval_data)
-
-
-# the most data values compiled into a program as constants (the scalar layout's programs are
-# small: MAX_SCALAR_WORK bounds examples x parameters where "auto" picks it)
-MAX_KNOWN_VALUES = 4096
-
-
-def _runner(plan: _Plan, X, T):
-    """How the epochs run: the layout's own engine where it has one; for the scalar layout on a
-    full batch of concrete data, a program with the data points compiled in (products with
-    inputs 0 and 1 folded: 1.1-1.3x faster for XOR on a 2-core AMD EPYC; one program per
-    dataset); else one program for any data of these shapes."""
-    if plan.layout.run is not None:
-        return plan.layout.run
-    known = (
-        plan.layout is _layout.scalar
-        and plan.batch_size == X.shape[0]
-        and isinstance(X, np.ndarray)
-        and isinstance(T, np.ndarray)
-        and X.size + T.size <= MAX_KNOWN_VALUES
-    )
-    if not known:
-        return _run_epochs
-    data = (_layout.Known.of(X), _layout.Known.of(T))
-
-    def run(plan, state, solved_at, epoch0, keys, X, T, eval_data):
-        return _run_epochs_known(plan, data, state, solved_at, epoch0, keys, eval_data)
-
-    return run
 
 
 def _initial_params(net: MLP, init, key, dtype):
@@ -257,56 +119,57 @@ def _as_dtype(t, dtype):
     return t if jnp.issubdtype(t.dtype, jnp.integer) else t.astype(dtype)
 
 
-def _prepare(
-    net,
-    optimizer,
-    key,
-    data,
-    *,
-    epochs,
-    batch_size,
-    loss="mse",
-    init=None,
-    grads=backprop.value_and_grad,
-    record=None,
-    layout="auto",
-):
-    """``fit``'s boundary: checks every argument once, draws the initial parameters and returns
-    ``(plan, state, X, T, eval_data, epoch_keys)`` for :func:`_run_epochs`."""
-    _checks.net(net)
-    _checks.optimizer(optimizer)
-    _checks.key(key)
-    loss = losses.get(loss)
-    X, T = _checks.batch(net, loss, *_checks.pair(data, "data"), name="data")
-    _checks.finite(X, "data[0]")
-    _checks.finite(T, "data[1]")
-    epochs = _checks.integer(epochs, "epochs", minimum=1)
-    batch_size = _checks.integer(batch_size, "batch_size", minimum=1, maximum=X.shape[0])
-    grads = _gradient(grads)
-    _checks.derivatives(net)
+def _record(record):
     record = Record() if record is None else record
     if not isinstance(record, Record):
         raise TypeError(f"record: expected an fnnet.train.Record, got {type(record).__name__}")
-    record, eval_data = record.check(net, loss)
-    layout = _layout.choose(layout, net, loss, grads, X.shape[0])
+    return record
 
-    k_init, k_shuffle = jax.random.split(key)
+
+def _prepare(a):
+    """``fit``'s boundary for its arguments ``a`` (one value, :data:`_Arguments`): checks every
+    argument once, draws the initial parameters and returns ``(setup, state, X, T, eval_data,
+    epoch_keys)`` for an engine (:func:`fnnet.loop.scan` or the layout's own)."""
+    net = MLP.check(a.net)
+    _checks.optimizer(a.optimizer)
+    _checks.key(a.key)
+    loss = losses.get(a.loss)
+    X, T = _checks.batch(net, loss, *_checks.pair(a.data, "data"), name="data")
+    _checks.finite(X, "data[0]")
+    _checks.finite(T, "data[1]")
+    epochs = _checks.integer(a.epochs, "epochs", minimum=1)
+    batch_size = _checks.integer(a.batch_size, "batch_size", minimum=1, maximum=X.shape[0])
+    grads = _gradient(a.grads)
+    _checks.derivatives(net)
+    record, eval_data = _record(a.record).check(net, loss)
+    concrete = _checks.is_concrete((X, T))  # stays concrete under an outer jit
+    asked = dict(batch_size=batch_size, history=record.history, concrete=concrete)
+    layout = _layout.choose(a.layout, net, loss, grads, X.shape[0], **asked)
+
+    k_init, k_shuffle = jax.random.split(a.key)
     dtype = X.dtype if jnp.issubdtype(X.dtype, jnp.floating) else jnp.float32
-    params = _initial_params(net, init, k_init, dtype)
+    params = _initial_params(net, a.init, k_init, dtype)
     dtype = jax.tree.leaves(params)[0].dtype
-    if _checks.is_concrete((X, T)):  # stays concrete under an outer jit (the fused layout needs it)
+    if concrete:  # NumPy arrays: the scalar and fused layouts compile them in
         X, T = np.asarray(X), np.asarray(T)
     X, T = X.astype(dtype), _as_dtype(T, dtype)
     if eval_data is not None:
         eval_data = (eval_data[0].astype(dtype), _as_dtype(eval_data[1], dtype))
-    plan = _Plan(net, optimizer, loss, grads, batch_size, layout, record)
-    state = init_state(optimizer, params)
-    _check_descent(optimizer, state)
-    return plan, state, X, T, eval_data, jax.random.split(k_shuffle, epochs)
+    setup = loop.Setup(net, a.optimizer, loss, grads, batch_size, layout, record)
+    state = init_state(a.optimizer, params)
+    _check_descent(a.optimizer, state)
+    return setup, state, X, T, eval_data, jax.random.split(k_shuffle, epochs)
 
 
-def _history(plan: _Plan, records, solved_at):
-    if plan.record.solved is None:
+def _run(setup: loop.Setup, state, X, T, eval_data, keys, epoch0=0, solved_at=None):
+    """Epochs ``epoch0 ..`` (one per key) by the layout's engine, or :func:`fnnet.loop.scan`."""
+    solved_at = jnp.array(-1, jnp.int32) if solved_at is None else solved_at
+    engine = setup.layout.engine or loop.scan
+    return engine(setup, state, solved_at, epoch0, keys, X, T, eval_data)
+
+
+def _history(setup: loop.Setup, records, solved_at):
+    if setup.record.solved is None:
         return records
     return {**records, "epoch_solved": solved_at}
 
@@ -364,6 +227,7 @@ def fit(
         elementwise code), ``"matrix"``, ``"scalar"``, ``"fused"`` (the scalar layout with every
         epoch inside one Pallas kernel, for sweeps on a GPU: full batch and
         ``Record(history="final")``; see :mod:`fnnet.fused`) or a :class:`fnnet.layout.Layout`.
+        ``fnnet.layout.explain(layout, net, loss, grads, n)`` says which ``"auto"`` takes and why.
         Parameters and state come back in the matrix layout either way.
 
     Returns:
@@ -382,50 +246,54 @@ def fit(
     size, layout and record: reuse one optimizer object (and one ``metrics``/``solved`` function)
     across calls, or a new one compiles a new program.
     """
-    plan, state, X, T, eval_data, keys = _prepare(
-        net,
-        optimizer,
-        key,
-        data,
-        epochs=epochs,
-        batch_size=batch_size,
-        loss=loss,
-        init=init,
-        grads=grads,
-        record=record,
-        layout=layout,
-    )
-    no_solve = jnp.array(-1, jnp.int32)
-    run = _runner(plan, X, T)
-    state, solved_at, records = run(plan, state, no_solve, 0, keys, X, T, eval_data)
-    return state, _history(plan, records, solved_at)
+    setup, state, X, T, eval_data, keys = _prepare(_Arguments(**locals()))
+    state, solved_at, records = _run(setup, state, X, T, eval_data, keys)
+    return state, _history(setup, records, solved_at)
 
 
+_Arguments = NamedTuple("_Arguments", [(p, Any) for p in inspect.signature(fit).parameters])
+"""``fit``'s arguments as one value: its fields are ``fit``'s parameters, read from its signature."""
+
+_P, _R = ParamSpec("_P"), TypeVar("_R")
+
+
+def _signature_of(f: Callable[_P, Any]) -> Callable[[Callable[..., _R]], Callable[_P, _R]]:
+    """Gives the decorated function ``f``'s signature, for ``help()`` (``__signature__``) and for
+    editors and type checkers (the ``ParamSpec``)."""
+
+    def decorate(g):
+        g.__signature__ = inspect.signature(f)
+        return g
+
+    return decorate
+
+
+@_signature_of(fit)
 def fit_with_progress(*args, **kwargs):
     """:func:`fit` with a tqdm progress bar: the same arguments and the same results, run as
     compiled chunks of about 1/100 of the epochs, the bar advancing between them (needs tqdm).
 
     Under ``jit``/``vmap`` there is no host to draw a bar between chunks: it runs as :func:`fit`.
     """
-    plan, state, X, T, eval_data, keys = _prepare(*args, **kwargs)
-    solved_at = jnp.array(-1, jnp.int32)
-    epochs = keys.shape[0]
-    run = _runner(plan, X, T)
+    bound = inspect.signature(fit).bind(*args, **kwargs)
+    bound.apply_defaults()
+    setup, state, X, T, eval_data, keys = _prepare(_Arguments(**bound.arguments))
     if not _checks.is_concrete((state, keys, X, T, eval_data)):
-        state, solved_at, records = run(plan, state, solved_at, 0, keys, X, T, eval_data)
-        return state, _history(plan, records, solved_at)
+        state, solved_at, records = _run(setup, state, X, T, eval_data, keys)
+        return state, _history(setup, records, solved_at)
     tqdm = _checks.require("tqdm", "tqdm").tqdm
+    epochs, solved_at = keys.shape[0], jnp.array(-1, jnp.int32)
     chunk = max(1, math.ceil(epochs / 100))  # equal chunks and one remainder: two programs at most
     parts = []
-    desc = f"fit {'-'.join(map(str, plan.net.sizes))}"
-    with tqdm(total=epochs, desc=desc, unit="epoch") as bar:
+    final = setup.record.history == "final"
+    with tqdm(total=epochs, desc=f"fit {'-'.join(map(str, setup.net.sizes))}", unit="epoch") as bar:
         for start in range(0, epochs, chunk):
             part = keys[start : start + chunk]
-            state, solved_at, rec = run(plan, state, solved_at, start, part, X, T, eval_data)
+            state, solved_at, rec = _run(setup, state, X, T, eval_data, part, start, solved_at)
             parts.append(rec)
-            last = rec["loss"] if plan.record.history == "final" else rec["loss"][-1]
+            last = rec["loss"] if final else rec["loss"][-1]
             bar.set_postfix(loss=f"{float(last):.4g}", refresh=False)
             bar.update(part.shape[0])
-    if plan.record.history == "final":
-        return state, _history(plan, parts[-1], solved_at)
-    return state, _history(plan, jax.tree.map(lambda *r: jnp.concatenate(r), *parts), solved_at)
+    if final:
+        return state, _history(setup, parts[-1], solved_at)
+    return state, _history(setup, jax.tree.map(lambda *r: jnp.concatenate(r), *parts), solved_at)

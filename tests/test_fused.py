@@ -131,6 +131,16 @@ def test_fused_progress_and_sweep():
     _assert_same(out["fused"].values, out["scalar"].values)
 
 
+def test_the_name_that_stored_sweeps_fingerprint_is_kept():
+    """fnnet.sweep fingerprints ``train_one`` by its jaxpr's text, which names the kernel's batching
+    rule: renamed, every fused sweep stored before would refuse to resume."""
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    one = lambda k: _fit(net, OPTIMIZERS["sgd"], k, "fused", None, epochs=2)  # noqa: E731
+    assert "rule=<function _engine.<locals>.batched at" in str(
+        jax.make_jaxpr(one)(jax.random.key(0))
+    )
+
+
 def test_fused_refuses_what_it_cannot_run():
     net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
     key = jax.random.key(0)

@@ -1,3 +1,5 @@
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -149,8 +151,12 @@ def test_choose():
     assert layout.choose("auto", small, "mse", vg, n + 1) is layout.matrix
     custom = fn.losses.Loss("custom", fn.losses.mse.value, fn.losses.mse.grad)
     assert layout.choose("auto", small, custom, vg, 4) is layout.matrix
-    assert layout.scalar.supports(small, custom, vg).startswith("needs a loss with a per-example")
-    assert layout.matrix.supports(small, custom, vg) is None
+    ((name, why),) = layout.explain("auto", small, custom, vg, 4).passed_over
+    assert name == "scalar" and why.startswith("needs a loss with a per-example")
+    assert layout.explain("matrix", small, custom, vg, 4).passed_over == ()
+    why = dict(layout.explain("auto", small, "mse", vg, n + 1).passed_over)["scalar"]
+    bound = layout.max_scalar_work(small)
+    assert why == f"n_examples × n_params = {n + 1} × 9 is above max_scalar_work(net) = {bound}"
     with pytest.raises(ValueError, match="^layout: 'scalar' needs a loss with a per-example form"):
         layout.choose("scalar", small, custom, vg, 4)
     with pytest.raises(
@@ -162,8 +168,12 @@ def test_choose():
 def test_dropout_runs_in_the_matrix_layout_only():
     small = fn.MLP((2, 2, 1))
     drop = fn.backprop.dropout(0.5)
-    assert layout.choose("auto", small, "mse", drop, 4) is layout.matrix
-    assert layout.scalar.supports(small, fn.losses.mse, drop) is not None
+    choice = layout.explain("auto", small, "mse", drop, 4)
+    assert choice.layout is layout.matrix
+    assert str(choice).startswith(
+        "matrix (not 'scalar': runs fnnet.backprop.value_and_grad and fnnet.backprop.autodiff "
+        "without dropout, or a gradient function that declares a 'scalar' form"
+    )
     X, T = fn.data.logic_gate("xor", np.float64)
     opt = optax.sgd(0.1)
     with pytest.raises(ValueError, match="^layout: 'scalar' runs .* without dropout"):
@@ -277,7 +287,6 @@ TRANSPOSED = layout.Layout(
     leave=_leave,
     value_and_grad=_transposed_value_and_grad,
     apply=lambda net, params_t, X: net.apply(_transposed(net, params_t), X),
-    supports=lambda net, loss, grads: None,
 )
 
 
@@ -303,10 +312,14 @@ def test_a_new_layout_is_a_new_value():
     chex.assert_trees_all_close(s_t, s_m, rtol=1e-12, atol=1e-14)
     chex.assert_trees_all_close(h_t, h_m, rtol=1e-12, atol=1e-14)
     assert not np.allclose(h_m["loss"][0], h_m["loss"][-1])
-    # a layout that refuses is refused by name
-    picky = TRANSPOSED._replace(name="picky", supports=lambda net, loss, grads: "cannot")
-    with pytest.raises(ValueError, match="^layout: 'picky' cannot"):
-        fn.train.fit(net, opt, jax.random.key(0), (X, T), epochs=1, batch_size=5, layout=picky)
+    # what a layout declares it cannot run is refused by its name, saying why
+    picky = TRANSPOSED._replace(name="picky", supports=layout.Supports(minibatches=False))
+    one = dict(epochs=1, batch_size=5)
+    with pytest.raises(ValueError, match="^layout: 'picky' runs full-batch training .*=5"):
+        fn.train.fit(net, opt, jax.random.key(0), (X, T), layout=picky, **one)
+    old_style = picky._replace(supports=lambda net, loss, grads: None)  # a function: not data
+    with pytest.raises(TypeError, match="^layout.supports: expected an fnnet.layout.Supports"):
+        fn.train.fit(net, opt, jax.random.key(0), (X, T), layout=old_style, **one)
 
 
 def test_history_final_equals_the_last_epoch_and_solved_is_the_first_epoch():
@@ -402,10 +415,10 @@ def test_known_data_is_compiled_in_with_inputs_0_and_1_folded():
     sp = layout.unstack(net.init(jax.random.key(0), "uniform", 0.5))
 
     def muls(X):
-        jaxpr = jax.make_jaxpr(lambda sp, X: layout._scalar_backprop(net, sp, X, T, loss))
+        jaxpr = jax.make_jaxpr(lambda sp, X: fn.scalar_layout.backprop(net, sp, X, T, loss))
         return str(jaxpr(sp, X)).count(" mul ")
 
-    folded = jax.make_jaxpr(lambda sp: layout._scalar_backprop(net, sp, np.asarray(X), T, loss))
+    folded = jax.make_jaxpr(lambda sp: fn.scalar_layout.backprop(net, sp, np.asarray(X), T, loss))
     assert str(folded(sp)).count(" mul ") < muls(jnp.asarray(X))
     kw = dict(
         epochs=60,
@@ -419,7 +432,76 @@ def test_known_data_is_compiled_in_with_inputs_0_and_1_folded():
     known = fn.train.fit(net, optax.sgd(2.0), key, (X, T), **kw)
     traced = jax.jit(lambda X, T: fn.train.fit(net, optax.sgd(2.0), key, (X, T), **kw))(X, T)
     chex.assert_trees_all_close(known, traced, rtol=1e-5, atol=1e-6)
-    plan = fn.train._prepare(net, optax.sgd(2.0), key, (X, T), **kw)[0]
-    assert fn.train._runner(plan, np.asarray(X), np.asarray(T)) is not fn.train._run_epochs
-    minibatch = fn.train._prepare(net, optax.sgd(2.0), key, (X, T), **{**kw, "batch_size": 2})[0]
-    assert fn.train._runner(minibatch, np.asarray(X), np.asarray(T)) is fn.train._run_epochs
+    # the scalar layout's engine compiles a full batch of concrete data in, not minibatches
+    assert layout.scalar.engine is fn.loop.scan_known
+    setup = fn.loop.Setup(
+        net, optax.sgd(2.0), loss, fn.backprop.value_and_grad, 4, layout.scalar, fn.train.Record()
+    )
+    assert fn.loop.known_data(setup, np.asarray(X), np.asarray(T)) is not None
+    assert fn.loop.known_data(setup._replace(batch_size=2), np.asarray(X), np.asarray(T)) is None
+    assert fn.loop.known_data(setup, jnp.asarray(X), jnp.asarray(T)) is None
+
+
+# -- a gradient function of the user's own: the layouts it runs in are what it declares ----------
+
+
+def _own_grads(net, params, X, T, loss, *, key=None):
+    return fn.backprop.value_and_grad(net, params, X, T, loss, key=key)
+
+
+def _declared(net, params, X, T, loss, *, key=None):
+    return fn.backprop.value_and_grad(net, params, X, T, loss, key=key)
+
+
+_declared.forms = {"scalar": fn.scalar_layout.backprop}
+
+
+@functools.wraps(fn.backprop.value_and_grad)
+def _clipped(net, params, X, T, loss, *, key=None):  # another gradient, in value_and_grad's coat
+    value, g = fn.backprop.value_and_grad(net, params, X, T, loss, key=key)
+    return value, jax.tree.map(lambda x: jnp.clip(x, -0.01, 0.01), g)
+
+
+def test_a_gradient_of_ones_own_runs_in_the_layouts_it_declares():
+    net = fn.MLP((2, 2, 1))
+    X, T = fn.data.logic_gate("xor")
+    # undeclared: "auto" takes the matrix layout and says why
+    choice = layout.explain("auto", net, "mse", _own_grads, 4)
+    assert choice.layout is layout.matrix
+    assert "declares a 'scalar' form" in dict(choice.passed_over)["scalar"]
+    assert "_own_grads" in str(choice)
+    # declared: the scalar layout, running the declared form: the built-in gradient's very numbers
+    assert layout.choose("auto", net, "mse", _declared, 4) is layout.scalar
+    # copied by functools.wraps from the function it wraps: not a declaration
+    assert fn.loop.form(_clipped, "scalar") is None
+    assert layout.choose("auto", net, "mse", _clipped, 4) is layout.matrix
+    kw = dict(epochs=40, batch_size=4, loss="half_sse", record=fn.train.Record("final"))
+    runs = {
+        grads: fn.train.fit(net, optax.sgd(2.0), jax.random.key(2), (X, T), grads=grads, **kw)
+        for grads in (fn.backprop.value_and_grad, _declared, _clipped)
+    }
+    chex.assert_trees_all_equal(runs[_declared], runs[fn.backprop.value_and_grad])
+    clipped = np.asarray(runs[_clipped][1]["loss"])
+    assert clipped != np.asarray(runs[fn.backprop.value_and_grad][1]["loss"])  # it clipped
+
+
+def test_layouts_by_name_and_what_they_declare():
+    net = fn.MLP((2, 2, 1))
+    assert [known.name for known in layout.LAYOUTS] == ["matrix", "scalar", "fused"]
+    for known in layout.LAYOUTS:
+        assert layout.choose(known.name, net, "mse") is known
+    assert layout.matrix.supports == layout.Supports()  # runs everything
+    assert layout.scalar.supports.form == "scalar" and layout.scalar.supports.minibatches
+    fused = layout.LAYOUTS[2]
+    assert not fused.supports.minibatches and fused.supports.histories == ("final",)
+    assert [known.name for known, _ in layout.AUTO] == ["scalar", "matrix"]
+    for grads in (fn.backprop.value_and_grad, fn.backprop.autodiff, fn.backprop.dropout(0.0)):
+        assert fn.loop.form(grads, "scalar") is not None
+    assert fn.loop.form(fn.backprop.dropout(0.5), "scalar") is None
+
+
+def test_layout_docstring_examples():
+    import doctest
+
+    failed, attempted = doctest.testmod(layout)
+    assert attempted > 0 and failed == 0

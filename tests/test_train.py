@@ -258,8 +258,18 @@ def test_removed_arguments_are_refused_by_name(removed, getkey):
     # hyperparameters now live in the optimizer (built inside a vmapped function), dropout in
     # grads=, the rest in init= and record=: the old keywords are not silently ignored
     name = next(iter(removed))
-    with pytest.raises(TypeError, match=f"unexpected keyword argument '{name}'"):
-        train.fit(NET, optax.sgd(0.1), getkey(), XOR, epochs=1, batch_size=4, **removed)
+    for fit in (train.fit, train.fit_with_progress):
+        with pytest.raises(TypeError, match=f"unexpected keyword argument '{name}'"):
+            fit(NET, optax.sgd(0.1), getkey(), XOR, epochs=1, batch_size=4, **removed)
+
+
+def test_fit_with_progress_shows_fits_signature():
+    import inspect
+
+    assert inspect.signature(train.fit_with_progress) == inspect.signature(train.fit)
+    assert "batch_size" in str(inspect.signature(train.fit_with_progress))
+    with pytest.raises(TypeError, match="missing a required argument: 'epochs'"):
+        train.fit_with_progress(NET, optax.sgd(0.1), jax.random.key(0), XOR, batch_size=4)
 
 
 def test_init_state_takes_no_hyperparams(getkey):
@@ -326,3 +336,15 @@ def test_record_errors_name_the_field(getkey):
     for record, err, match in cases:
         with pytest.raises(err, match=match):
             train.fit(NET, opt, getkey(), XOR, epochs=2, batch_size=4, record=record)
+
+
+def test_the_names_that_stored_sweeps_fingerprint_are_kept():
+    """fnnet.sweep fingerprints ``train_one`` by the text of its jaxpr, which names the jitted
+    engines: renamed, every sweep stored before would refuse to resume."""
+
+    def text(batch_size):
+        run = lambda k: train.fit(NET, optax.sgd(0.5), k, XOR, epochs=2, batch_size=batch_size)  # noqa: E731
+        return str(jax.make_jaxpr(run)(jax.random.key(0)))
+
+    assert "name=_run_epochs_known" in text(4)  # the scalar layout, known data
+    assert "name=_epochs" in text(2)
