@@ -179,14 +179,6 @@ def machine() -> dict:
     }
 
 
-def compiler_options(options: dict) -> dict:
-    """An experiment's per-program XLA ``options`` that the installed jaxlib accepts, with
-    fnnet's speed-only options for the default backend (:func:`fnnet.xla.fast_options`)."""
-    import fnnet as fn
-
-    return {**fn.xla.compiler_options(options), **fn.xla.fast_options()}
-
-
 def announce(message: str) -> None:
     """One line on stderr that does not break the progress bars."""
     from tqdm import tqdm

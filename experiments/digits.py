@@ -39,7 +39,7 @@ def _train(settings, net, train_data, test_data) -> dict:
     )
     keys = jax.random.split(jax.random.key(0), settings["seeds"])
     with _harness.progress(desc="digits: train all seeds", total=1, unit="program") as bar:
-        hist = jax.jit(train, compiler_options=_harness.compiler_options(COMPILER_OPTIONS))(keys)
+        hist = jax.jit(train, compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS))(keys)
         hist = jax.tree.map(np.asarray, hist)
         bar.update(1)
     return hist

@@ -86,12 +86,12 @@ def train(net: fn.MLP, rates, data, eval_data, settings, keys):
     # the initial weights fit would draw from each key (the first half of it), by a program of
     # their own: threefry random bits compile fast at optimisation level 0
     draw = jax.vmap(lambda k: net.init(jax.random.split(k)[0]))
-    inits = jax.jit(draw, compiler_options=_harness.compiler_options(INIT_COMPILER_OPTIONS))(keys)
+    inits = jax.jit(draw, compiler_options=fn.xla.compiler_options(INIT_COMPILER_OPTIONS))(keys)
     sharded = jax.device_put((keys, inits), seed_sharding(keys.shape[0]))
     rates = jnp.asarray(rates, jnp.float32)
     with _harness.progress(desc="dropout: compile, train", total=2, unit="step") as bar:
         compiled = jax.jit(
-            program, compiler_options=_harness.compiler_options(COMPILER_OPTIONS)
+            program, compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS)
         ).lower(*sharded, rates)
         compiled = compiled.compile()
         bar.update(1)

@@ -138,7 +138,7 @@ def _gradients(cases, data, pool, bar) -> dict:
         lowered[dt, method] = (idx, args)
         # compiling releases the interpreter: the next program is traced meanwhile
         futures[
-            pool.submit(program.lower(args).compile, _harness.compiler_options(_COMPILER_OPTIONS))
+            pool.submit(program.lower(args).compile, fn.xla.compiler_options(_COMPILER_OPTIONS))
         ] = (dt, method)
     grads = {}
     for fut in concurrent.futures.as_completed(futures):

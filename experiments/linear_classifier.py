@@ -82,7 +82,7 @@ def _noisy(settings):
     sizes = (settings["n_points"], settings["noise"], settings["last"])
     over_seeds = jax.jit(
         jax.vmap(lambda k, lr: _noisy_one(k, lr, *sizes), in_axes=(0, None)),
-        compiler_options=_harness.compiler_options({"xla_backend_optimization_level": 1}),
+        compiler_options=fn.xla.compiler_options({"xla_backend_optimization_level": 1}),
     )
     table, histories = {}, []
     for lr in _harness.progress(settings["lrs"], desc="linear_classifier: L", unit="L"):

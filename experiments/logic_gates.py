@@ -68,7 +68,7 @@ def hand_built_xor():
 def _apply(net, params, X) -> np.ndarray:
     """``net.apply(params, X)`` as one small compiled program (not op by op), as NumPy."""
     return np.asarray(
-        jax.jit(net.apply, compiler_options=_harness.compiler_options(SMALL_PROGRAM))(params, X)
+        jax.jit(net.apply, compiler_options=fn.xla.compiler_options(SMALL_PROGRAM))(params, X)
     )
 
 
@@ -106,7 +106,7 @@ def _train_perceptrons(s, bar):
     per_seed = jax.vmap(one, in_axes=(None, 0))  # over gates
     program = jax.jit(
         jax.vmap(per_seed, in_axes=(0, None)),
-        compiler_options=_harness.compiler_options(SMALL_PROGRAM),
+        compiler_options=fn.xla.compiler_options(SMALL_PROGRAM),
     )
     keys = jax.random.split(jax.random.key(0), s["seeds"])
     out = _chunked(lambda k: program(k, targets), keys, PERCEPTRON_CHUNK, bar)
@@ -128,7 +128,7 @@ def _xor_lines(s, last: int = XOR_LAST_EPOCHS):
         _, ps = jax.lax.scan(epoch, fn.perceptron.init(k_init, 2, s["scale"]), keys)
         return ps
 
-    ps = jax.jit(run, compiler_options=_harness.compiler_options(SMALL_PROGRAM))(k_init, k_order)
+    ps = jax.jit(run, compiler_options=fn.xla.compiler_options(SMALL_PROGRAM))(k_init, k_order)
     return np.column_stack([np.asarray(ps["b"]), np.asarray(ps["w"])])[-last:]
 
 
@@ -147,7 +147,7 @@ def brute_force_lines(n: int, r: float):
 
     count = jax.jit(
         lambda w: jax.lax.map(per_w0, w).sum(0),
-        compiler_options=_harness.compiler_options(SMALL_PROGRAM),
+        compiler_options=fn.xla.compiler_options(SMALL_PROGRAM),
     )
     return {g: int(c) for g, c in zip(GATES, count(w))}
 

@@ -89,7 +89,7 @@ def initial_weights(settings, keys):
     optimizer."""
     net = fn.MLP(tuple(settings["sizes"]), hidden="relu", output="identity")
     draw = jax.vmap(lambda k: net.init(jax.random.split(k)[0]))
-    return jax.jit(draw, compiler_options=_harness.compiler_options(INIT_COMPILER_OPTIONS))(keys)
+    return jax.jit(draw, compiler_options=fn.xla.compiler_options(INIT_COMPILER_OPTIONS))(keys)
 
 
 def seed_sharding(n_seeds: int):
@@ -157,7 +157,7 @@ def train(names, settings, data, keys, inits, factors, which):
     over_factors = jax.vmap(at, in_axes=(None, 0, None, None))
     program = jax.jit(
         jax.vmap(over_factors, in_axes=(0, None, None, None)),
-        compiler_options=_harness.compiler_options(COMPILER_OPTIONS),
+        compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS),
     )
     f = jnp.asarray(factors, jnp.float32)
     sharded = jax.device_put((keys, inits), seed_sharding(keys.shape[0]))

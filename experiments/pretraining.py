@@ -99,8 +99,7 @@ def pretrain(net: fn.MLP, X, keys, settings):
         return params, curves, jnp.stack(variance)
 
     program = jax.jit(
-        jax.vmap(one, in_axes=(0, None)),
-        compiler_options=_harness.compiler_options(COMPILER_OPTIONS),
+        jax.vmap(one, in_axes=(0, None)), compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS)
     )
     params, curves, variance = program(keys, jnp.asarray(X))
     return params, [np.asarray(c) for c in curves], np.asarray(variance).T
@@ -134,7 +133,7 @@ def fine_tuner(net: fn.MLP, data, eval_data, settings, fit_keys, like):
 
     which = jnp.arange(len(optimizers))
     compiled = (
-        jax.jit(program, compiler_options=_harness.compiler_options(COMPILER_OPTIONS))
+        jax.jit(program, compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS))
         .lower(which, fit_keys, like)
         .compile()
     )
@@ -182,7 +181,7 @@ def _random_starts(net: fn.MLP, keys):
             for name, scheme, scale, _ in ARMS[1:]
         }
 
-    return jax.jit(draw, compiler_options=_harness.compiler_options(INIT_COMPILER_OPTIONS))(keys)
+    return jax.jit(draw, compiler_options=fn.xla.compiler_options(INIT_COMPILER_OPTIONS))(keys)
 
 
 def _train_everything(net: fn.MLP, data, eval_data, settings):

@@ -79,7 +79,7 @@ COMPILER_OPTIONS = {
 
 def _jit(fun, program: str):
     """``jax.jit(fun)`` with the :data:`COMPILER_OPTIONS` of ``program``."""
-    return jax.jit(fun, compiler_options=_harness.compiler_options(COMPILER_OPTIONS[program]))
+    return jax.jit(fun, compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS[program]))
 
 
 def _summary(x):
