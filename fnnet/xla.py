@@ -32,11 +32,20 @@ import functools
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import jax
+import jax.extend as jex
 
-__all__ = ["compiler_options", "accepted_flags", "cpu_features", "fast_options", "xla_defaults"]
+__all__ = [
+    "MATRIX_PRODUCTS",
+    "accepted_flags",
+    "compiler_options",
+    "cpu_features",
+    "fast_options",
+    "primitives",
+    "xla_defaults",
+]
 
 _PROBE = "import jax; jax.jit(lambda x: x + 1)(1.0).block_until_ready()"
 
@@ -96,20 +105,43 @@ def xla_defaults():
         _DEFAULTS_ONLY.reset(token)
 
 
-def fast_options(backend: str | None = None) -> dict:
-    """The per-program compiler options fnnet's own compiled loops use on ``backend`` (default:
-    JAX's default backend): options that only change speed, never a result.
+def primitives(jaxpr) -> Iterator[str]:
+    """The names of the primitives of a (closed) jaxpr, at every depth (the bodies of loops,
+    conditionals and nested jits included)."""
+    if isinstance(jaxpr, jex.core.ClosedJaxpr):
+        jaxpr = jaxpr.jaxpr
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                if isinstance(sub, (jex.core.ClosedJaxpr, jex.core.Jaxpr)):
+                    yield from primitives(sub)
 
-    On a CPU with AVX-512, ``xla_cpu_prefer_vector_width=512``: XLA:CPU prefers 256-bit vectors
-    by default and so leaves half of each AVX-512 register unused in the elementwise arithmetic
-    of a vmapped sweep (``python -m experiments.benchmark``, rows ``sweep_plain`` against
-    ``sweep_plain_xla_defaults``); results are bitwise equal (``tests/test_xla.py``). Elsewhere none.
-    Options this jaxlib does not know are dropped (:func:`compiler_options`); none within
+
+# XLA:CPU tiles matrix products by the vector width: results may change in the last bits
+MATRIX_PRODUCTS = frozenset({"dot_general", "conv_general_dilated"})
+
+
+def fast_options(jaxpr, backend: str | None = None) -> dict:
+    """The per-program compiler options fnnet's compiled program ``jaxpr`` (a closed jaxpr: what
+    it computes) gets on ``backend`` (default: JAX's default backend): options that change its
+    speed, never its results.
+
+    On a CPU with AVX-512, for a program without matrix products (no ``dot_general`` or
+    convolution at any depth, as in the scalar layout's sweeps of small networks),
+    ``xla_cpu_prefer_vector_width=512``: XLA:CPU prefers 256-bit vectors by default and so leaves
+    half of each AVX-512 register unused in elementwise arithmetic (``python -m
+    experiments.benchmark``, rows ``sweep_plain`` against ``sweep_plain_xla_defaults``). There the
+    results are bitwise equal to XLA's defaults (``tests/test_xla.py``); programs with matrix
+    products keep XLA's defaults, since the option changed the last bits of some of them (an
+    Adagrad MLP, an autoencoder, float64 central differences). Elsewhere none. Options this
+    jaxlib does not know are dropped (:func:`compiler_options`); none within
     :func:`xla_defaults`.
     """
     backend = backend or jax.default_backend()
     wanted = {}
-    if backend == "cpu" and "avx512f" in cpu_features() and not _DEFAULTS_ONLY.get():
+    avx512 = backend == "cpu" and "avx512f" in cpu_features()
+    if avx512 and not _DEFAULTS_ONLY.get() and MATRIX_PRODUCTS.isdisjoint(primitives(jaxpr)):
         wanted["xla_cpu_prefer_vector_width"] = 512
     return compiler_options(wanted, backend)
 

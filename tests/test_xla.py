@@ -53,12 +53,12 @@ def test_module_example_runs():
     assert attempted > 0 and failed == 0
 
 
-def test_fast_options_are_for_avx512_cpus_and_leave_results_bitwise_equal():
-    """The vector width fast_options picks on an AVX-512 CPU leaves training results bitwise
-    equal: the scalar layout's elementwise sweep of XOR and the matrix layout's minibatches, at
-    XLA's default optimisation level (the suite's own flag would keep LLVM from vectorising)."""
-    wanted = "avx512f" in xla.cpu_features()
-    assert xla.fast_options("cpu") == ({"xla_cpu_prefer_vector_width": 512} if wanted else {})
+def test_fast_options_widen_vectors_for_programs_without_matrix_products_bitwise_equal():
+    """On an AVX-512 CPU, fast_options gives a program without matrix products (the scalar
+    layout's sweep of XOR, elementwise over seeds) 512-bit vectors, and its results are bitwise
+    equal to XLA's defaults, at XLA's default optimisation level (the suite's own flag would keep
+    LLVM from vectorising); a program with matrix products (the matrix layout) keeps the defaults,
+    and so does any program within xla_defaults()."""
     X, T = fn.data.logic_gate("xor")
     net = fn.MLP((2, 3, 1), hidden="sigmoid", output="sigmoid")
 
@@ -71,11 +71,17 @@ def test_fast_options_are_for_avx512_cpus_and_leave_results_bitwise_equal():
         return jax.vmap(one)
 
     keys = jax.random.split(jax.random.key(0), 37)  # not a multiple of any vector width
+    scalar, matrix = sweep("scalar", 4), sweep("matrix", 2)
+    jaxprs = {name: jax.make_jaxpr(f)(keys) for name, f in (("scalar", scalar), ("matrix", matrix))}
+    assert "dot_general" in set(xla.primitives(jaxprs["matrix"]))
+    assert xla.MATRIX_PRODUCTS.isdisjoint(xla.primitives(jaxprs["scalar"]))
+    wide = {"xla_cpu_prefer_vector_width": 512}
+    avx512 = "avx512f" in xla.cpu_features()
+    assert xla.fast_options(jaxprs["scalar"], "cpu") == (wide if avx512 else {})
+    assert xla.fast_options(jaxprs["matrix"], "cpu") == {}
+    with xla.xla_defaults():
+        assert xla.fast_options(jaxprs["scalar"], "cpu") == {}
     base = {"xla_backend_optimization_level": 3}
-    for layout, batch_size in (("scalar", 4), ("matrix", 2)):
-        results = [
-            jax.jit(sweep(layout, batch_size), compiler_options={**base, **extra})(keys)
-            for extra in ({}, {"xla_cpu_prefer_vector_width": 512})
-        ]
-        for a, b in zip(*map(jax.tree.leaves, results), strict=True):
-            np.testing.assert_array_equal(a, b)
+    results = [jax.jit(scalar, compiler_options={**base, **x})(keys) for x in ({}, wide)]
+    for a, b in zip(*map(jax.tree.leaves, results), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -81,45 +81,51 @@ class Program(NamedTuple):
 
 class Jitted(NamedTuple):
     """The jitted chunk program of one ``train_one``: ``call(key, seeds, hparams)``, its
-    ``lower`` for abstract arguments and its ``eval_shape`` (a trace that the calls reuse)."""
+    ``lower`` for abstract arguments, its ``trace`` (which the calls reuse), and
+    ``with_options(options)``, the same program compiled with other compiler options (sharing
+    the trace where ``train_one`` is hashable)."""
 
     call: Callable
     lower: Callable
-    eval_shape: Callable
+    trace: Callable
+    with_options: Callable
 
 
-def jit_program(train_one) -> Jitted:
-    """The chunk program for ``train_one``, compiled with :func:`fnnet.xla.fast_options` for the
-    default backend (compiler options apply to a top-level jit only: never call it inside one)."""
-    options = fast_options()
+def jit_program(train_one, options: dict | None = None) -> Jitted:
+    """The chunk program for ``train_one``, compiled with compiler ``options`` (a top-level jit:
+    never call it inside one)."""
+    again = functools.partial(jit_program, train_one)
     try:
         hash(train_one)
     except TypeError:  # an unhashable callable cannot be static: one jit for this sweep
         program = functools.partial(_chunk_program, train_one=train_one)
         jitted = jax.jit(program, compiler_options=options or None)
-        return Jitted(jitted, jitted.lower, jitted.eval_shape)
-    chunk_jit = _chunk_jit(tuple(sorted(options.items())))
-    bound = [functools.partial(f, train_one=train_one) for f in (chunk_jit, chunk_jit.lower)]
-    return Jitted(*bound, functools.partial(chunk_jit.eval_shape, train_one=train_one))
+        return Jitted(jitted, jitted.lower, jitted.trace, again)
+    chunk_jit = _chunk_jit(tuple(sorted((options or {}).items())))
+    bound = (chunk_jit, chunk_jit.lower, chunk_jit.trace)
+    return Jitted(*(functools.partial(f, train_one=train_one) for f in bound), again)
 
 
 def build_program(jitted: Jitted, plan: SweepPlan, key, devices) -> Program:
     """The chunk program ``jitted``, the sharding of its seeds over the local ``devices``, and its
     results' structure, from one trace (jit's cache reuses it for the calls); results must be
-    numeric arrays."""
+    numeric arrays. The calls compile with :func:`fnnet.xla.fast_options` for that trace."""
     sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
     parts = cpu_parts(plan.chunk_size, devices)
     # traced at the shape the calls will have (a part of a split chunk), so that they reuse it
     seeds = jax.device_put(np.split(plan.seeds(0), parts)[0], sharding)
     try:
-        out_info, _ = jitted.eval_shape(key, seeds, plan.hparams((0,) * len(plan.grid)))
+        traced = jitted.trace(key, seeds, plan.hparams((0,) * len(plan.grid)))
     except TypeError as e:
         if "is not a valid JAX type" not in str(e):
             raise
         raise TypeError(f"train_one: expected results that are numeric arrays, got {e}") from None
+    out_info, _ = traced.out_info
     results = _describe(out_info)
     treedef, leaves = jax.tree.structure(out_info), jax.tree.leaves(out_info)
-    return Program(jitted.call, sharding, treedef, leaves, results, parts)
+    options = fast_options(traced.jaxpr)
+    call = jitted.with_options(options).call if options else jitted.call
+    return Program(call, sharding, treedef, leaves, results, parts)
 
 
 def _describe(out_info) -> list[dict]:
