@@ -17,10 +17,18 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-__all__ = ["write", "remove_leftovers", "temporary_path", "SUFFIX"]
+__all__ = [
+    "STALE_SECONDS",
+    "SUFFIX",
+    "live_writer",
+    "remove_leftovers",
+    "temporary_path",
+    "write",
+]
 
 SUFFIX = ".fnnet-tmp"
-_STALE_SECONDS = 3600.0
+STALE_SECONDS = 3600.0
+"""A temporary file older than this has no live writer on any host (a write takes milliseconds)."""
 
 
 def _umask() -> int:
@@ -48,14 +56,33 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def live_writer(path: str) -> str | None:
+    """Why the writer of temporary file ``path`` (named ``.NAME.HOST.PID.RANDOM.fnnet-tmp``) may
+    still run; None where it does not: its process is of this host and no longer runs, or the file
+    is older than :data:`STALE_SECONDS`. Of another host's process only the file's age tells.
+    Raises OSError where ``path`` cannot be stat-ed (it is gone already)."""
+    age = max(time.time() - os.stat(path).st_mtime, 0.0)
+    parts = os.path.basename(path)[: -len(SUFFIX)].rsplit(".", 3)
+    host, pid = (parts[1], parts[2]) if len(parts) == 4 else ("", "")
+    if age > STALE_SECONDS:
+        return None
+    if host == _host() and pid.isdigit():
+        return f"process {pid} of this host still runs" if _alive(int(pid)) else None
+    writer = f"a process of host {host!r}" if host else "an unknown process"
+    return (
+        f"{writer} wrote it {age:.0f} s ago, less than {STALE_SECONDS:.0f} s (an hour), after "
+        "which no writer can still run"
+    )
+
+
 def remove_leftovers(directory: str) -> list[str]:
     """Removes the temporary files that killed writers left in ``directory``; returns their paths.
 
     A leftover is removed when its process (named in the file name) is of this host and no longer
-    runs, or when it is older than an hour. Others may still be being written and are kept.
+    runs, or when it is older than an hour. Others may still be being written and are kept
+    (:func:`live_writer` says why).
     """
     removed = []
-    host, now = _host(), time.time()
     try:
         names = os.listdir(directory)
     except OSError:
@@ -64,14 +91,12 @@ def remove_leftovers(directory: str) -> list[str]:
         if not (name.startswith(".") and name.endswith(SUFFIX)):
             continue
         path = os.path.join(directory, name)
-        parts = name[: -len(SUFFIX)].rsplit(".", 3)
         try:
-            dead = len(parts) == 4 and parts[1] == host and not _alive(int(parts[2]))
-            if dead or now - os.stat(path).st_mtime > _STALE_SECONDS:
+            if live_writer(path) is None:
                 os.unlink(path)
                 removed.append(path)
-        except (OSError, ValueError):
-            continue  # gone already, or not a name of ours
+        except OSError:
+            continue  # gone already
     return removed
 
 

@@ -417,15 +417,20 @@ def test_a_read_only_folder_is_refused_before_training_and_loads_when_complete(t
     np.testing.assert_array_equal(report["u"], whole.values["u"])
 
 
+def _dead_pid():
+    """The pid of a process of this host that ran and ended."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    return dead.pid
+
+
 def test_a_leftover_of_a_dead_writer_is_removed_by_the_next_run(tmp_path):
     out = tmp_path / "sweep"
     _sweep(out)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    host = _atomic._host()
+    host, pid = _atomic._host(), _dead_pid()
     leftovers = [
-        out / "chunks" / f".p0-c0.npz.{host}.{dead.pid}.k2j4x9{_atomic.SUFFIX}",
-        out / f".settings.json.{host}.{dead.pid}.a8b7c6{_atomic.SUFFIX}",
+        out / "chunks" / f".p0-c0.npz.{host}.{pid}.k2j4x9{_atomic.SUFFIX}",
+        out / f".settings.json.{host}.{pid}.a8b7c6{_atomic.SUFFIX}",
     ]
     for path in leftovers:
         path.write_bytes(b"half a file")
@@ -438,7 +443,7 @@ def test_clear_removes_only_a_sweeps_own_files_and_refuses_other_folders(tmp_pat
     out = tmp_path / "sweep"
     _sweep(out)
     (out / "notes.txt").write_text("mine")
-    leftover = out / "chunks" / f".p0-c0.npz.{_atomic._host()}.1.abc{_atomic.SUFFIX}"
+    leftover = out / "chunks" / f".p0-c0.npz.{_atomic._host()}.{_dead_pid()}.abc{_atomic.SUFFIX}"
     leftover.write_bytes(b"")
     removed = sweep.clear(out)
     assert len(removed) == 8 and str(leftover) in removed

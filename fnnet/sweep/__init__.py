@@ -33,13 +33,43 @@ that differ in the last bits (README's Sweeps section gives a measured case). To
 a sweep, install the versions it names.
 Settings are created exclusively: of two runs with different settings started together on one
 folder, the later one gets that error. A folder that cannot be written is refused before any
-training when anything is left to compute. :func:`status` reports a folder's verified progress.
+training when anything is left to compute, and so is a directory (or other non-file) where a chunk
+belongs, named with its path. A write that fails (a full disk, a file-size limit) raises an
+``OSError`` of its errno that names the file and says how many units are finished: they are kept,
+no temporary file is left, and a rerun resumes. :func:`status` reports a folder's verified
+progress; :func:`clear` refuses while a sweep runs there (``run`` holds a lock on the settings
+file while it runs, where the filesystem has file locks) or a writer may still write a temporary
+file there (one of a live process of this host, or another host's younger than an hour).
+
+What identifies a sweep, and what does not. The fingerprint is the text of the program JAX traces
+for one seed, with every array it closes over; a Python callback inside it (``jax.pure_callback``,
+``jax.debug.callback``, ``io_callback``) counts by its function's name only, so a rerun after
+editing the callback's Python body loads the chunks that the old one computed: give the sweep
+another ``name`` or folder, or :func:`clear` it. The checksum of a chunk detects damage (a
+flipped bit, a truncated or half-synced file), not deliberate edits: a chunk whose values were
+changed and whose checksum was recomputed loads as it is.
 
 Several hosts. Start every process with ``jax.distributed.initialize()`` (on a cluster that JAX
 detects, such as SLURM or Cloud TPU, it needs no arguments; else give ``coordinator_address``,
 ``num_processes`` and ``process_id``), then call ``run`` with the same arguments and an ``out`` on
 a filesystem that all of them share. Unit u = point * n_chunks + chunk goes to process
-u % ``jax.process_count()``; after a barrier every process loads the whole sweep from ``out``.
+u % ``jax.process_count()``; once all have finished every process loads the whole sweep from
+``out``. The processes keep in step through JAX's key-value store, not collectives. Before any
+training they agree: on the number of local devices, on the settings (each computes its own, so a
+process running other code or other arguments is caught) and on the sweep they find in ``out``
+(none, or the same one: else the folder is not shared); a disagreement is one ``ValueError`` on
+every process that names the difference. A process whose ``run`` raises (a full disk, a folder it
+cannot write) tells the others, which stop at their next chunk with a ``RuntimeError`` that
+quotes its error. A process that dies without a word (killed, out of memory, a lost host) is
+noticed by JAX's coordination service, which then ends every other process ("Terminating process
+because the JAX distributed service detected fatal errors. This most likely indicates that
+another task died"): at once where the dead one is process 0 (it runs the service), else once it
+has missed heartbeats for ``heartbeat_timeout_seconds``, an argument of
+``jax.distributed.initialize`` (100 s by default; fnnet does not call it, pass e.g.
+``heartbeat_timeout_seconds=10`` for a prompt stop, at the risk of ending a sweep whose host
+paused that long); a process whose program ends without calling ``run`` ends the others after
+``shutdown_timeout_seconds`` (300 s by default). Either way no finished chunk is lost: rerun
+every process with the same arguments, and each loads what ``out`` holds and computes the rest.
 
 How. Each unit (grid point, chunk of ``chunk_size`` seeds) is one call of one jit-compiled, vmapped
 program, compiled once per sweep: the last chunk is padded with seeds past ``n_seeds`` whose
@@ -81,8 +111,9 @@ from fnnet.sweep._chunks import (
     default_chunk_size,
     free_memory,
 )
+from fnnet.sweep._folder import Status, clear, status
 from fnnet.sweep._run import Results, run
-from fnnet.sweep._store import DamagedChunkWarning, Status, clear, status
+from fnnet.sweep._store import DamagedChunkWarning
 
 __all__ = [
     "ASSUMED_FREE_MEMORY",

@@ -155,21 +155,16 @@ def measure_need(lower: Callable, device, sizes=(256, 512)) -> MemoryNeed | None
     return MemoryNeed(max(b1 - per_seed * s1, 0), per_seed)
 
 
-def _agreed_chunk_size(chunk: int, n_devices: int) -> int:
-    """The smallest of the processes' default chunk sizes (every process must call this), so
-    that all of them run the sweep with one chunk size; a multiple of ``n_devices``."""
-    from jax.experimental import multihost_utils
-
-    per_device = multihost_utils.process_allgather(np.int32(chunk // n_devices))
-    return int(np.min(per_device)) * n_devices
-
-
-def chunk_size_chooser(lower, key, grid: dict, n_seeds: int, devices, wanted: bool) -> Callable:
+def chunk_size_chooser(
+    lower, key, grid: dict, n_seeds: int, devices, wanted: bool, smallest: Callable | None = None
+) -> Callable:
     """The default chunk size as a function of no arguments, which the plan calls where neither
     the caller nor the folder gives one: :func:`choose_chunk_size`, measuring the program's
     memory need (lowered by ``lower(key, seeds, hparams)``) on an accelerator only. On several
     processes with accelerators the choice is made now, where ``wanted``, by every process
-    (whether it resumes or not), and the smallest taken, so that all processes agree."""
+    (whether it resumes or not), and the smallest taken, so that all processes agree:
+    ``smallest(seeds_per_device)`` (every process must call it) returns the processes' smallest.
+    """
     hparams = {k: np.asarray(v[0]) for k, v in grid.items()}
 
     def need():
@@ -178,8 +173,8 @@ def chunk_size_chooser(lower, key, grid: dict, n_seeds: int, devices, wanted: bo
     def default():
         return choose_chunk_size(n_seeds, devices, need)
 
-    if wanted and jax.process_count() > 1 and accelerated(devices):
-        agreed = _agreed_chunk_size(default(), len(devices))
+    if wanted and smallest is not None and accelerated(devices):
+        agreed = smallest(default() // len(devices)) * len(devices)
         return lambda: agreed
     return default
 

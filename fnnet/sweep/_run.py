@@ -21,6 +21,8 @@ from fnnet.sweep._arguments import (
     seed_key,
 )
 from fnnet.sweep._chunks import chunk_size_chooser
+from fnnet.sweep._folder import holding
+from fnnet.sweep._peers import Peers, join
 from fnnet.sweep._plan import SweepPlan, plan_run
 from fnnet.sweep._program import (
     Program,
@@ -31,7 +33,7 @@ from fnnet.sweep._program import (
     start,
     threads,
 )
-from fnnet.sweep._settings import sweep_settings
+from fnnet.sweep._settings import digest, sweep_settings
 from fnnet.sweep._store import (
     DamagedChunkWarning,
     Store,
@@ -114,11 +116,8 @@ def _load_mine(store: Store | None, plan: SweepPlan, gather: _Gather, mine: list
     return todo
 
 
-def _load_others(store: Store, plan: SweepPlan, gather: _Gather, others: list, name: str) -> None:
+def _load_others(store: Store, plan: SweepPlan, gather: _Gather, others: list) -> None:
     """After every process has written its units, loads the others' from ``store``."""
-    from jax.experimental import multihost_utils
-
-    multihost_utils.sync_global_devices(f"fnnet.sweep {name}")
     for g, c in others:
         loaded = _load(store, plan, gather, (g, c))
         if loaded is not True:
@@ -128,21 +127,19 @@ def _load_others(store: Store, plan: SweepPlan, gather: _Gather, others: list, n
             )
 
 
-def _compute(todo: list, key, plan: SweepPlan, program: Program, store, gather, bar) -> None:
-    """Computes the units ``todo``, writes each to ``store`` (where there is one) and places it
-    in ``gather``. Dispatch is asynchronous: the next chunk is queued before the last one is
-    saved, so the devices (or the threads of a split chunk) keep working while the host writes."""
+def _compute(todo: list, key, plan: SweepPlan, program: Program, gather, save) -> None:
+    """Computes the units ``todo``, places each in ``gather`` and hands it to ``save(g, c,
+    leaves, diverged)``. Dispatch is asynchronous: the next chunk is queued before the last one
+    is saved, so the devices (or the threads of a split chunk) keep working while the host
+    writes."""
 
     def finish(g, c, started):
         tree, bad = fetch(started)
         lo, hi = plan.span(c)
         leaves = [np.asarray(x)[: hi - lo] for x in jax.tree.leaves(tree)]
         bad = np.asarray(bad)[: hi - lo]
-        if store is not None:
-            store.write(plan.point(g), c, leaves, bad)
         gather.place(g, (lo, hi), leaves, bad)
-        if bar is not None:
-            bar.update(hi - lo)
+        save(g, c, leaves, bad)
 
     with threads(program.parts) as pool:
         pending = None
@@ -153,6 +150,29 @@ def _compute(todo: list, key, plan: SweepPlan, program: Program, store, gather, 
             pending = (g, c, started)
         if pending is not None:
             finish(*pending)
+
+
+def _saver(store: Store | None, plan: SweepPlan, mine: list, todo: list, bar, peers: Peers):
+    """What :func:`_compute` calls with each finished unit: writes it to ``store`` (where there
+    is one; a failed write says how much is finished), counts its seeds on ``bar`` (where there
+    is one), and stops where another process failed."""
+    written = []
+
+    def save(g, c, leaves, diverged):
+        if store is not None:
+            finished = len(mine) - len(todo) + len(written)
+            share = " of this process's share" if peers.count > 1 else ""
+            done = (
+                f"{finished} of {len(mine)} units{share} are finished and kept in "
+                f"{store.folder!r} ({len(written)} of them computed by this run)"
+            )
+            store.write(plan.point(g), c, leaves, diverged, done)
+        written.append((g, c))
+        if bar is not None:
+            bar.update(plan.rows([(g, c)]))
+        peers.check()
+
+    return save
 
 
 def _progress_bar(plan: SweepPlan, mine: list, todo: list, name: str):
@@ -226,39 +246,70 @@ def run(
         what was received; ValueError when ``out`` holds a sweep with other settings, or chunks
         with no readable settings.
       PermissionError: when ``out`` cannot be written and something is left to compute.
+      IsADirectoryError: naming a directory where a chunk of the sweep belongs (before training).
+      OSError: of the failed write's errno (a full disk, a file-size limit), naming the file and
+        saying how many units are finished; they are kept, and a rerun resumes.
+      ValueError: on every process of a sweep over several, where they disagree on the local
+        device count, the settings or the sweep that ``out`` holds (before training).
+      RuntimeError: where another process of the sweep failed, quoting its error.
 
     Warns:
       DamagedChunkWarning: for each chunk in ``out`` that does not verify, naming its path and
         the reason; it is computed again.
     """
+    peers = join(jax.process_count())
+    try:
+        return _sweep(peers, train_one, n_seeds, grid, key, chunk_size, out, name, progress)
+    except BaseException as e:
+        peers.fail(e)  # so that the other processes stop too, saying why
+        raise
+
+
+def _sweep(peers: Peers, train_one, n_seeds, grid, key, chunk_size, out, name, progress):
+    """:func:`run` as process ``peers.index`` of ``peers.count``."""
     grid, n_seeds, key, name = _check_arguments(train_one, n_seeds, grid, key, name, progress)
-    n_processes = jax.process_count()
-    out = check_out(out, n_processes)
+    out = check_out(out, peers.count)
     stored = None if out is None else read_settings(out)
 
     devices = jax.local_devices()
+    peers.agree_on_devices(len(devices))
     jitted = jit_program(train_one)
-    default = chunk_size_chooser(jitted.lower, key, grid, n_seeds, devices, chunk_size is None)
+    smallest = peers.smallest if peers.count > 1 else None
+    wanted = chunk_size is None
+    default = chunk_size_chooser(jitted.lower, key, grid, n_seeds, devices, wanted, smallest)
     plan = plan_run(grid, n_seeds, chunk_size, stored, len(devices), default)
     program = build_program(jitted, plan, key, devices)
     store = None
     if out is not None:
         program_digest = fingerprint(train_one, seed_key(key, 0), plan.hparams((0,) * len(grid)))
         settings = sweep_settings(name, program_digest, plan, key, program.results)
+        peers.agree_on_settings(settings, None if stored is None else digest(stored), out)
         store = open_store(out, settings, stored, len(plan.units()))
+    with holding(out):
+        gather, todo = _fill(store, plan, program, key, peers, name, progress)
+    values = jax.tree.unflatten(program.treedef, gather.values)
+    return Results(values, gather.diverged, grid, n_seeds, tuple(todo))
 
+
+def _fill(
+    store: Store | None, plan: SweepPlan, program: Program, key, peers: Peers, name, progress
+):
+    """The whole sweep's results (a :class:`_Gather`) and the units this process computed: its
+    own units loaded from ``store`` or computed (and written), then the other processes'."""
     gather = _Gather.empty(plan, program)
-    mine, others = plan.share(jax.process_index(), n_processes)
+    mine, others = plan.share(peers.index, peers.count)
+    if store is not None:
+        store.require_files([(plan.point(g), c) for g, c in plan.units()])
     todo = _load_mine(store, plan, gather, mine)
     if store is not None and todo:
-        require_writable(out, len(todo))
+        require_writable(store.folder, len(todo))
     bar = _progress_bar(plan, mine, todo, name) if progress else None
     try:
-        _compute(todo, key, plan, program, store, gather, bar)
+        _compute(todo, key, plan, program, gather, _saver(store, plan, mine, todo, bar, peers))
     finally:
         if bar is not None:
             bar.close()
-    if n_processes > 1:
-        _load_others(store, plan, gather, others, name)
-    values = jax.tree.unflatten(program.treedef, gather.values)
-    return Results(values, gather.diverged, grid, n_seeds, tuple(todo))
+    if peers.count > 1:
+        peers.wait_for_all(name)
+        _load_others(store, plan, gather, others)
+    return gather, todo

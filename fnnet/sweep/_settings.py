@@ -56,27 +56,31 @@ def _short(value, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def differences(stored: dict, given: dict) -> list[str]:
-    """One line per setting that differs; an edited ``train_one`` is named as such."""
+def differences(stored: dict, given: dict, names=("stored", "given", "the stored sweep")) -> list:
+    """One line per setting that differs; an edited ``train_one`` is named as such. ``names``
+    says whose the two settings are and what computes the first (a folder's and a run's, or
+    ``("process 0 has", "process 1 has", "process 0's train_one")``)."""
 
     def line(k):
-        text = f"{k}: stored {_short(stored.get(k))}, given {_short(given.get(k))}"
+        text = f"{k}: {names[0]} {_short(stored.get(k))}, {names[1]} {_short(given.get(k))}"
         if k != "program":
             return text
         return (
-            f"train_one computes something other than the stored sweep (the fingerprint of its "
+            f"train_one computes something other than {names[2]} (the fingerprint of its "
             f"program differs, {text})"
         )
 
     if stored.get("format") != given["format"]:
-        return [f"{line('format')} (stored by fnnet {stored.get('fnnet')})"]
+        by = f"fnnet {stored.get('fnnet')}"
+        by = f"stored by {by}" if names[0] == "stored" else f"{by} and {given.get('fnnet')}"
+        return [f"{line('format')} ({by})"]
     keys = [k for k in dict.fromkeys([*given, *stored]) if k not in VERSIONS]
     # a folder written before jaxlib was stored compares jax alone
     versions = [k for k in VERSIONS if k in stored and stored[k] != given[k]]
-    names = ", ".join(f"{k}=={stored[k]}" for k in VERSIONS if k in stored)
+    wanted = ", ".join(f"{k}=={stored[k]}" for k in VERSIONS if k in stored)
     return [line(k) for k in keys if stored.get(k) != given.get(k)] + [
         f"{line(k)} (one JAX computes a sweep: XLA may compile its program otherwise and the "
-        f"results would mix; to load or finish it, install {names})"
+        f"results would mix; to load or finish it, install {wanted})"
         for k in versions
     ]
 
