@@ -234,11 +234,34 @@ def _looks_like(raw: bytes) -> str:
     return f"it starts with bytes {raw[:8].hex()}, not a zip header 504b0304"
 
 
-def _npy(data: bytes, name: str) -> np.ndarray:
-    """The array in the bytes of one ``.npy`` member, checked to fill the member exactly: a
-    header claiming more data than there is fails before anything is allocated, and one claiming
-    less would leave bytes unread (and the member's CRC unchecked), so it fails too."""
-    f = io.BytesIO(data)
+def _npy(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """The array of one ``.npy`` member, read as a stream: its header first, then exactly the
+    bytes the header declares. The member must fill the size the zip directory records for it:
+    a header claiming more data than that fails before anything is allocated, one claiming less
+    would leave bytes unread (and the member's CRC unchecked), so it fails too; a member that
+    inflates beyond the recorded size is never inflated past it (a zip bomb costs nothing)."""
+    name = info.filename
+    with z.open(info) as f:
+        shape, fortran, dtype = _npy_header(f, name)
+        count = math.prod(shape)  # Python ints: a forged shape cannot wrap around
+        have = info.file_size - f.tell()
+        if count * dtype.itemsize != have:
+            raise _Invalid(
+                f"member {name!r} claims shape {shape} of {dtype} ({count * dtype.itemsize} "
+                f"bytes) but holds {have} bytes"
+            )
+        data = f.read(have)
+        if len(data) != have or f.read(1):  # the read to the end checks the member's CRC
+            raise _Invalid(f"member {name!r} does not hold the {have} bytes its directory says")
+    if count == 0:
+        return np.empty(shape, dtype, order="F" if fortran else "C")
+    flat = np.frombuffer(data, dtype, count=count)
+    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+
+
+def _npy_header(f, name: str):
+    """(shape, fortran order, dtype) from the ``.npy`` header at the start of stream ``f``; a
+    numeric dtype only."""
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
@@ -248,17 +271,7 @@ def _npy(data: bytes, name: str) -> np.ndarray:
         raise _Invalid(f"member {name!r} has .npy version {version}, expected (1, 0) or (2, 0)")
     if dtype.hasobject or dtype.kind not in _NATIVE_KINDS + "U":
         raise _Invalid(f"member {name!r} has dtype {dtype}, expected a numeric array")
-    count = math.prod(shape)  # Python ints: a forged shape cannot wrap around
-    have = len(data) - f.tell()
-    if count * dtype.itemsize != have:
-        raise _Invalid(
-            f"member {name!r} claims shape {shape} of {dtype} ({count * dtype.itemsize} bytes) "
-            f"but holds {have} bytes"
-        )
-    if count == 0:
-        return np.empty(shape, dtype, order="F" if fortran else "C")
-    flat = np.frombuffer(data, dtype, count=count, offset=f.tell())
-    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+    return shape, fortran, dtype
 
 
 def _read_arrays(raw: bytes) -> dict[str, np.ndarray]:
@@ -274,7 +287,7 @@ def _read_arrays(raw: bytes) -> dict[str, np.ndarray]:
         for info in z.infolist():
             if not info.filename.endswith(".npy"):
                 raise _Invalid(f"it holds {info.filename!r}, which is not an .npy array")
-            arrays[info.filename[:-4]] = _npy(z.read(info), info.filename)
+            arrays[info.filename[:-4]] = _npy(z, info)
     return arrays
 
 

@@ -106,13 +106,24 @@ def _check_descent(optimizer, state: TrainState):
     updates, _ = optimizer.update(g, state.opt_state, state.params)
     if not _checks.is_concrete(updates):  # a traced hyperparameter in the optimizer's closure
         return
-    slope = sum(float(jnp.sum(u)) for u in jax.tree.leaves(updates))
-    if not math.isfinite(slope) or slope > 0:
-        raise ValueError(
-            "optimizer: expected updates that go downhill; one update of an all-ones gradient "
-            f"sums to {slope:.4g} (> 0 is uphill: a negative learning rate?; NaN or infinite: "
-            "a NaN or infinite hyperparameter?)"
-        )
+    leaves = [np.asarray(u) for u in jax.tree.leaves(updates)]
+    with np.errstate(over="ignore"):  # an overflow is what the message below names
+        slope = sum(float(np.sum(u)) for u in leaves)  # in the updates' dtype
+    if math.isfinite(slope) and slope <= 0:
+        return
+    if any(np.isnan(u).any() for u in leaves):
+        why = "holds NaN: a NaN hyperparameter?"
+    elif not all(np.isfinite(u).all() for u in leaves):
+        why = "overflows to infinity: an infinite or huge hyperparameter?"
+    elif not math.isfinite(slope):
+        dtype = leaves[0].dtype
+        why = f"overflows {dtype}: finite entries whose sum is not, a hyperparameter too large?"
+    else:
+        why = "is uphill: a negative learning rate?"
+    raise ValueError(
+        "optimizer: expected updates that go downhill; one update of an all-ones gradient "
+        f"sums to {slope:.4g}, which {why}"
+    )
 
 
 def _as_dtype(t, dtype):

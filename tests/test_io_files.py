@@ -575,3 +575,56 @@ def test_docstring_example_runs():
 
     failed, attempted = doctest.testmod(fn.io)
     assert attempted > 0 and failed == 0
+
+
+def _bomb(path, inflated: int, directory_size=None):
+    """An fnnet file whose leaf header declares 4 float64 values but whose deflated member holds
+    ``inflated`` bytes (zeros, a few hundred KB on disk); ``directory_size``, where given, is the
+    member's uncompressed size as the zip directory records it (a forged, smaller one)."""
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        member, {"descr": "<f8", "fortran_order": False, "shape": (4,)}
+    )
+    text = json.dumps({"format": 1, "tree": {"leaf": 0}})
+    structure = io.BytesIO()
+    np.lib.format.write_array(structure, np.array(text))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("__fnnet_structure__.npy", structure.getvalue())
+        with z.open("leaf_0.npy", "w", force_zip64=True) as f:
+            f.write(member.getvalue())
+            for _ in range(inflated // 2**20):
+                f.write(bytes(2**20))
+    if directory_size is not None:  # the central directory's uncompressed size of leaf_0
+        raw = bytearray(path.read_bytes())
+        at = raw.rfind(b"PK\x01\x02")
+        while raw[at + 46 : at + 46 + 10] != b"leaf_0.npy":
+            at = raw.rfind(b"PK\x01\x02", 0, at)
+        struct.pack_into("<I", raw, at + 24, directory_size)
+        path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("forged", [False, True])
+def test_a_member_that_inflates_beyond_its_header_is_refused_without_inflating(tmp_path, forged):
+    """A zip bomb (64 MiB of zeros behind a header of 4 floats): refused naming the member, and
+    never inflated past what the header and the zip directory declare (peak traced memory well
+    below the member's inflated size). With the directory forged to the header's size, the
+    reading stops there and the member's CRC refuses it."""
+    import tracemalloc
+
+    size = 64 * 2**20
+    path = _bomb(tmp_path / "bomb.npz", size, directory_size=128 + 32 if forged else None)
+    assert path.stat().st_size < size // 100
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"path: .*bomb\.npz") as info:
+            fn.io.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, peak
+    message = str(info.value)
+    if forged:
+        assert "damaged" in message and "Bad CRC-32 for file 'leaf_0.npy'" in message
+    else:
+        assert "member 'leaf_0.npy' claims shape (4,) of float64 (32 bytes) but holds" in message

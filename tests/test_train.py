@@ -348,3 +348,21 @@ def test_the_names_that_stored_sweeps_fingerprint_are_kept():
 
     assert "name=_run_epochs_known" in text(4)  # the scalar layout, known data
     assert "name=_epochs" in text(2)
+
+
+@pytest.mark.parametrize(
+    "rate, why",
+    [
+        (-0.5, "which is uphill: a negative learning rate?"),
+        (float("nan"), "which holds NaN: a NaN hyperparameter?"),
+        (float("inf"), "which overflows to infinity: an infinite or huge hyperparameter?"),
+        # finite entries (-1e38 each) whose float32 sum is -inf: the rate is finite
+        (1e38, "which overflows float32: finite entries whose sum is not"),
+    ],
+)
+def test_an_optimizer_that_does_not_go_downhill_is_refused_with_its_reason(rate, why):
+    X, T = fn.data.logic_gate("xor")
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    with pytest.raises(ValueError, match=r"^optimizer: expected updates that go downhill") as e:
+        fn.train.fit(net, optax.sgd(rate), jax.random.key(0), (X, T), epochs=1, batch_size=4)
+    assert why in str(e.value)
