@@ -32,13 +32,11 @@ Results agree between layouts to float rounding (sums run in another order), not
 
 from __future__ import annotations
 
-import functools
-import platform
 from typing import NamedTuple
 
 import jax
 
-from fnnet import backprop, loop, losses, scalar_layout
+from fnnet import backprop, loop, losses, scalar_layout, xla
 from fnnet.fused import fused
 from fnnet.mlp import MLP
 
@@ -56,7 +54,7 @@ __all__ = [
     "restack",
     "map_params",
     "MAX_SCALAR_WORK",
-    "MAX_SCALAR_WORK_TANH_AVX2",
+    "MAX_SCALAR_WORK_TANH_AMD",
     "max_scalar_work",
 ]
 
@@ -71,31 +69,24 @@ unstack, restack, map_params = (
 # the largest n_examples × n_params "auto" writes out as scalars: set by the layout crossover table
 # of `python -m experiments.benchmark --full` (its rows 4-8-1 sigmoid, 392, and 2-8-8-1 sigmoid, 420)
 MAX_SCALAR_WORK = 400
-# the same for a network with a tanh layer on an x86 CPU without AVX-512: set by that table's tanh
-# rows (2-4-1 tanh, 68, and 2-8-1 tanh, 132) on such a CPU
-MAX_SCALAR_WORK_TANH_AVX2 = 100
+# the same for a network with a tanh layer on an AMD CPU: set by that table's tanh rows (2-4-1
+# tanh, 68, and 2-8-1 tanh, 132) on AMD CPUs with and without AVX-512 (on an Intel CPU with
+# AVX-512 the scalar tanh rows stayed faster up to 420)
+MAX_SCALAR_WORK_TANH_AMD = 100
 
 
-@functools.lru_cache(maxsize=1)
-def _x86_without_avx512() -> bool:
-    """True on an x86 CPU whose flags (Linux's /proc/cpuinfo) lack avx512f; False elsewhere."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return bool(flags) and "avx512f" not in flags.split()
+def _amd() -> bool:
+    """True on an AMD CPU (Linux's /proc/cpuinfo), False elsewhere."""
+    return xla.cpu_vendor() == "AuthenticAMD"
 
 
 def max_scalar_work(net) -> int:
     """The largest ``n_examples × n_params`` for which ``"auto"`` takes the scalar layout:
-    :data:`MAX_SCALAR_WORK`, or :data:`MAX_SCALAR_WORK_TANH_AVX2` for a network with a tanh layer
-    on a CPU backend of an x86 processor without AVX-512."""
+    :data:`MAX_SCALAR_WORK`, or :data:`MAX_SCALAR_WORK_TANH_AMD` for a network with a tanh layer
+    on a CPU backend of an AMD processor."""
     tanh = "tanh" in (net.hidden.name, net.output.name)
-    if tanh and jax.default_backend() == "cpu" and _x86_without_avx512():
-        return MAX_SCALAR_WORK_TANH_AVX2
+    if tanh and jax.default_backend() == "cpu" and _amd():
+        return MAX_SCALAR_WORK_TANH_AMD
     return MAX_SCALAR_WORK
 
 

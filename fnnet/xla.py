@@ -42,6 +42,7 @@ __all__ = [
     "accepted_flags",
     "compiler_options",
     "cpu_features",
+    "cpu_vendor",
     "fast_options",
     "primitives",
     "xla_defaults",
@@ -120,6 +121,20 @@ def primitives(jaxpr) -> Iterator[str]:
 
 # XLA:CPU tiles matrix products by the vector width: results may change in the last bits
 MATRIX_PRODUCTS = frozenset({"dot_general", "conv_general_dilated"})
+
+
+@functools.cache
+def cpu_vendor() -> str:
+    """The CPU's vendor as Linux names it in ``/proc/cpuinfo`` (``AuthenticAMD``,
+    ``GenuineIntel``, ...); empty where that file is not there."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def fast_options(jaxpr, backend: str | None = None) -> dict:

@@ -118,17 +118,17 @@ def test_fit_scalar_layout_with_minibatches_and_labels():
     np.testing.assert_allclose(h_s["loss"], h_m["loss"], rtol=1e-9)
 
 
-def test_auto_bound_for_tanh_on_cpus_without_avx512(monkeypatch):
+def test_auto_bound_for_tanh_on_amd_cpus(monkeypatch):
     sigmoid = fn.MLP((2, 8, 1), hidden="sigmoid", output="sigmoid")  # 33 parameters
     tanh = fn.MLP((2, 8, 1), hidden="tanh", output="identity")
     vg = fn.backprop.value_and_grad
-    assert isinstance(layout._x86_without_avx512(), bool)  # reads this machine's flags
+    assert layout._amd() == (fn.xla.cpu_vendor() == "AuthenticAMD")  # this machine's vendor
     for narrow in (False, True):
-        monkeypatch.setattr(layout, "_x86_without_avx512", lambda narrow=narrow: narrow)
+        monkeypatch.setattr(layout, "_amd", lambda narrow=narrow: narrow)
         assert layout.max_scalar_work(sigmoid) == layout.MAX_SCALAR_WORK
-        expected = layout.MAX_SCALAR_WORK_TANH_AVX2 if narrow else layout.MAX_SCALAR_WORK
+        expected = layout.MAX_SCALAR_WORK_TANH_AMD if narrow else layout.MAX_SCALAR_WORK
         assert layout.max_scalar_work(tanh) == expected
-        # 2-8-1 at batch 4 (work 132): scalar for sigmoid, for tanh only with AVX-512
+        # 2-8-1 at batch 4 (work 132): scalar for sigmoid, for tanh only on a CPU not AMD's
         assert layout.choose("auto", sigmoid, "mse", vg, 4) is layout.scalar
         want = layout.matrix if narrow else layout.scalar
         assert layout.choose("auto", tanh, "mse", vg, 4) is want

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import chex
@@ -15,12 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from _children import reaped
+from _children import reaped, start
 
 import fnnet as fn
 import fnnet.sweep as sweep
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NET = fn.MLP((2, 2, 1))
 XOR = fn.data.logic_gate("xor")
 GRID = {"lr": np.array([0.5, 2.0]), "scale": np.array([0.5, 1.0])}
@@ -86,33 +84,9 @@ def _assert_results_close(a, b):
 
 # --- subprocesses: another device count, a process to kill, several processes --------------
 
-_CHILD = """
-import importlib.util, sys
-import jax
-jax.config.update("jax_numpy_rank_promotion", "raise")
-spec = importlib.util.spec_from_file_location("test_sweep", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-getattr(module, sys.argv[2])(*sys.argv[3:])
-"""
-
-
-def _child_env(n_devices=1):
-    env = dict(os.environ)
-    env.update(
-        JAX_PLATFORMS="cpu",
-        JAX_ENABLE_X64="1",  # as conftest.py sets it in this process
-        JAX_NUM_CPU_DEVICES=str(n_devices),
-        PYTHONPATH=os.pathsep.join(
-            [ROOT, os.path.join(ROOT, "tests"), env.get("PYTHONPATH", "")]
-        ).rstrip(os.pathsep),
-    )
-    return env
-
 
 def _child(entry, *args, n_devices=1, **popen):
-    command = [sys.executable, "-c", _CHILD, os.path.abspath(__file__), entry, *map(str, args)]
-    return subprocess.Popen(command, env=_child_env(n_devices), cwd=ROOT, **popen)
+    return start(__file__, entry, *args, n_devices=n_devices, **popen)
 
 
 def _finish(proc, timeout=120):

@@ -12,19 +12,17 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import jax
 import numpy as np
 import pytest
-from _children import reaped
+from _children import reaped, start
 
 import fnnet.sweep as sweep
 from fnnet import _atomic
 from fnnet.sweep import _store
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRID = {"a": np.array([1.0, 2.0])}
 UNIT = ((0,), 1)  # grid point 0, seeds 2 and 3: chunks/p0-c1.npz
 CALLS = []
@@ -68,28 +66,10 @@ def _temporary_files(folder):
 
 # --- children: a file-size limit, and two processes under jax.distributed ---------------------
 
-_CHILD = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("test_sweep_faults", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-getattr(module, sys.argv[2])(*sys.argv[3:])
-"""
-
 
 def _child(entry, *args, n_devices=1):
-    env = dict(os.environ)
-    env.update(
-        JAX_PLATFORMS="cpu",
-        JAX_ENABLE_X64="1",  # as conftest.py sets it in this process
-        JAX_NUM_CPU_DEVICES=str(n_devices),
-        PYTHONPATH=os.pathsep.join(
-            [ROOT, os.path.join(ROOT, "tests"), env.get("PYTHONPATH", "")]
-        ).rstrip(os.pathsep),
-    )
-    command = [sys.executable, "-c", _CHILD, os.path.abspath(__file__), entry, *map(str, args)]
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return subprocess.Popen(command, env=env, cwd=ROOT, **pipes)
+    return start(__file__, entry, *args, n_devices=n_devices, **pipes)
 
 
 def _output(proc, timeout=120):

@@ -16,12 +16,11 @@ import jax.numpy as jnp
 import jaxlib
 import numpy as np
 import pytest
-from _children import reaped
+from _children import reaped, start
 
 import fnnet.sweep as sweep
 from fnnet import _atomic
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRID = {"a": np.array([1.0, 2.0])}
 UNIT = ((0,), 1)  # the unit the damage tests spoil: grid point 0, seeds 2 and 3
 
@@ -67,32 +66,12 @@ def _assert_equal(a, b):
 
 # --- subprocesses -----------------------------------------------------------------------------
 
-_CHILD = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("test_sweep_store", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-getattr(module, sys.argv[2])(*sys.argv[3:])
-"""
-
 
 def _child(entry, *args, without_root_powers=False):
-    env = dict(os.environ)
-    env.update(
-        JAX_PLATFORMS="cpu",
-        JAX_ENABLE_X64="1",  # as conftest.py sets it in this process
-        JAX_NUM_CPU_DEVICES="1",
-        PYTHONPATH=os.pathsep.join(
-            [ROOT, os.path.join(ROOT, "tests"), env.get("PYTHONPATH", "")]
-        ).rstrip(os.pathsep),
-    )
-    command = ["-c", _CHILD, os.path.abspath(__file__), entry, *map(str, args)]
-    if without_root_powers:  # root writes where permissions say no: drop that power
-        command = ["capsh", "--drop=cap_dac_override", f"--shell={sys.executable}", "--", *command]
-    else:
-        command = [sys.executable, *command]
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return subprocess.Popen(command, env=env, cwd=ROOT, **pipes)
+    # root writes where permissions say no: drop that power
+    prefix = ["capsh", "--drop=cap_dac_override", f"--shell={sys.executable}", "--"]
+    return start(__file__, entry, *args, prefix=prefix if without_root_powers else (), **pipes)
 
 
 def _output(proc, timeout=120):
