@@ -117,7 +117,12 @@ WORKERS = ("plain", "cores")
 # (result key, worker, label in figures and tables, group); the group "peer" makes the verdict
 ROWS = (
     ("sweep_plain", "plain", "fnnet.sweep, plain script (1 host device)", "fnnet"),
-    ("sweep_plain_xla_defaults", "plain", "the same, XLA's default options", "fnnet"),
+    (
+        "sweep_plain_xla_defaults",
+        "plain",
+        "fnnet.sweep, plain script, XLA's default options",
+        "fnnet",
+    ),
     ("sweep_cores", "cores", "fnnet.sweep, one device per core", "fnnet"),
     ("sweep_autodiff", "cores", "fnnet.sweep, one device per core, jax.grad", "fnnet"),
     ("cuda_reference", "plain", "hand-fused CUDA kernel, one thread per seed (GPU)", "peer"),
