@@ -278,6 +278,7 @@ def test_fused_on_a_gpu_without_pallas_triton_refuses_clearly(monkeypatch):
 
     net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
     monkeypatch.setitem(sys.modules, "jax.experimental.pallas.triton", None)
+    monkeypatch.setattr(F, "_interpret", lambda: True)  # as on a CPU (gpu_check runs this on one)
     assert F.lowering() == "interpret"
     state, _ = _fit(net, OPTIMIZERS["sgd"], jax.random.key(0), "fused", None, epochs=2)
     assert int(state.step) == 2
