@@ -163,15 +163,9 @@ def experiment_name(module) -> str:
 def machine() -> dict:
     """The CPU model (Linux's /proc/cpuinfo, else ``platform.processor()``), core count and
     platform, so a result says what machine its timings come from."""
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    import fnnet as fn
+
+    cpu = fn.xla.cpu_info("model name")
     return {
         "cpu": cpu or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),

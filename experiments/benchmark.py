@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -662,7 +663,6 @@ def _run_workers(settings) -> dict:
     its first calls while the others wait, then every round runs in one worker after the other
     (the order reversed every other round), so that no two measure at once and the load of a
     shared machine falls on all of them alike. Returns ``{role: result}``."""
-    import contextlib
 
     cores = os.cpu_count() or 1
     procs = {}
@@ -779,12 +779,10 @@ def peak(cores: int) -> dict:
     AVX-512 instructions: the figure is an upper bound."""
     import fnnet as fn
 
-    mhz = None
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        mhz = next((float(x.split(":")[1]) for x in f if x.startswith("cpu MHz")), None)
+    mhz = float(fn.xla.cpu_info("cpu MHz") or "nan")
     features = fn.xla.cpu_features()
     lanes = 16 if "avx512f" in features else 8 if "avx2" in features else 4
-    if mhz is None:
+    if math.isnan(mhz):
         return {"ops_per_s": None, "why": "no clock in /proc/cpuinfo"}
     ops = cores * mhz * 1e6 * lanes * 2 * 2
     return {"ops_per_s": ops, "cores": cores, "mhz": mhz, "float32_lanes": lanes}

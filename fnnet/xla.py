@@ -42,8 +42,10 @@ __all__ = [
     "accepted_flags",
     "compiler_options",
     "cpu_features",
+    "cpu_info",
     "cpu_vendor",
     "fast_options",
+    "nested_jaxprs",
     "primitives",
     "xla_defaults",
 ]
@@ -79,17 +81,24 @@ def compiler_options(options: Mapping[str, object], backend: str | None = None) 
 
 
 @functools.cache
-def cpu_features() -> frozenset:
-    """The instruction-set features of this machine's CPU, as Linux names them in
-    ``/proc/cpuinfo`` (``avx2``, ``avx512f``, ...); empty where that file is not there."""
+def cpu_info(field: str) -> str:
+    """The value of ``field`` (``model name``, ``vendor_id``, ``cpu MHz``, ``flags``, ...) for the
+    first processor in Linux's ``/proc/cpuinfo``; empty where that file or field is not there."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                key, _, value = line.partition(":")
+                if key.strip() == field:
+                    return value.strip()
     except OSError:
         pass
-    return frozenset()
+    return ""
+
+
+def cpu_features() -> frozenset:
+    """The instruction-set features of this machine's CPU, as Linux names them in
+    ``/proc/cpuinfo`` (``avx2``, ``avx512f``, ...); empty where that file is not there."""
+    return frozenset(cpu_info("flags").split())
 
 
 _DEFAULTS_ONLY = contextvars.ContextVar("fnnet_xla_defaults_only", default=False)
@@ -106,35 +115,33 @@ def xla_defaults():
         _DEFAULTS_ONLY.reset(token)
 
 
-def primitives(jaxpr) -> Iterator[str]:
-    """The names of the primitives of a (closed) jaxpr, at every depth (the bodies of loops,
-    conditionals and nested jits included)."""
-    if isinstance(jaxpr, jex.core.ClosedJaxpr):
-        jaxpr = jaxpr.jaxpr
-    for eqn in jaxpr.eqns:
-        yield eqn.primitive.name
+def nested_jaxprs(jaxpr) -> Iterator:
+    """A (closed) jaxpr and every (closed) jaxpr in its equations' parameters, at every depth (the
+    bodies of loops, conditionals and nested jits), depth first in equation order."""
+    yield jaxpr
+    inner = jaxpr.jaxpr if isinstance(jaxpr, jex.core.ClosedJaxpr) else jaxpr
+    for eqn in inner.eqns:
         for param in eqn.params.values():
             for sub in param if isinstance(param, (tuple, list)) else (param,):
                 if isinstance(sub, (jex.core.ClosedJaxpr, jex.core.Jaxpr)):
-                    yield from primitives(sub)
+                    yield from nested_jaxprs(sub)
+
+
+def primitives(jaxpr) -> Iterator[str]:
+    """The names of the primitives of a (closed) jaxpr, at every depth (:func:`nested_jaxprs`)."""
+    for j in nested_jaxprs(jaxpr):
+        inner = j.jaxpr if isinstance(j, jex.core.ClosedJaxpr) else j
+        yield from (eqn.primitive.name for eqn in inner.eqns)
 
 
 # XLA:CPU tiles matrix products by the vector width: results may change in the last bits
 MATRIX_PRODUCTS = frozenset({"dot_general", "conv_general_dilated"})
 
 
-@functools.cache
 def cpu_vendor() -> str:
     """The CPU's vendor as Linux names it in ``/proc/cpuinfo`` (``AuthenticAMD``,
     ``GenuineIntel``, ...); empty where that file is not there."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+    return cpu_info("vendor_id")
 
 
 def fast_options(jaxpr, backend: str | None = None) -> dict:

@@ -2,6 +2,7 @@
 them, so that no setting fnnet or its tests ask of XLA can abort the process."""
 
 import doctest
+import io
 import os
 import subprocess
 import sys
@@ -85,3 +86,25 @@ def test_fast_options_widen_vectors_for_programs_without_matrix_products_bitwise
     results = [jax.jit(scalar, compiler_options={**base, **x})(keys) for x in ({}, wide)]
     for a, b in zip(*map(jax.tree.leaves, results), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cpu_info_reads_the_first_processor_by_exact_field(monkeypatch):
+    text = "processor\t: 0\nvmx flags\t: ept\nflags\t\t: fpu avx2 avx512f\ncpu MHz\t\t: 2450.0\n"
+    text += "processor\t: 1\nflags\t\t: fpu\n"
+    monkeypatch.setattr("builtins.open", lambda *a, **k: io.StringIO(text))
+    read = xla.cpu_info.__wrapped__  # uncached: this file, not the machine's
+    assert read("flags") == "fpu avx2 avx512f"  # not "vmx flags", not the second processor
+    assert read("cpu MHz") == "2450.0" and read("model name") == ""
+
+
+def test_primitives_reach_into_loops_and_nested_jits():
+    w = np.ones((3, 3))
+    inner = jax.jit(lambda x: x @ w)
+
+    def f(x):
+        return jax.lax.scan(lambda c, _: (inner(c), None), x, None, length=2)[0]
+
+    names = set(xla.primitives(jax.make_jaxpr(f)(np.ones(3))))
+    assert "dot_general" in names and "scan" in names
+    # the program, the scan's body, the inner jit's
+    assert len(list(xla.nested_jaxprs(jax.make_jaxpr(f)(np.ones(3))))) >= 3

@@ -19,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from fnnet.sweep._chunks import cpu_parts
 from fnnet.sweep._plan import SweepPlan
-from fnnet.xla import fast_options
+from fnnet.xla import fast_options, nested_jaxprs
 
 __all__ = [
     "Jitted",
@@ -151,14 +151,9 @@ def _describe(out_info) -> list[dict]:
 def _consts(jaxpr) -> Iterator:
     """The constants of a (closed) jaxpr and of every jaxpr nested in its equations' parameters
     (a ``jax.jit`` inside ``train_one`` keeps what it closes over in its own jaxpr)."""
-    if isinstance(jaxpr, jex.core.ClosedJaxpr):
-        yield from jaxpr.consts
-        jaxpr = jaxpr.jaxpr
-    for eqn in jaxpr.eqns:
-        for param in eqn.params.values():
-            for sub in param if isinstance(param, (tuple, list)) else (param,):
-                if isinstance(sub, (jex.core.ClosedJaxpr, jex.core.Jaxpr)):
-                    yield from _consts(sub)
+    for j in nested_jaxprs(jaxpr):
+        if isinstance(j, jex.core.ClosedJaxpr):
+            yield from j.consts
 
 
 def fingerprint(train_one, key, hparams: dict) -> str:
