@@ -78,29 +78,6 @@ def sgd_or_adam(name: str, settings: dict):
     raise ValueError(f"optimizers: expected 'sgd' or 'adam', got {name!r}")
 
 
-def coinciding(curves: dict, tol: float, *, relative: bool = False) -> list[list[str]]:
-    """Groups (of two or more) of the labels in ``curves`` (label -> 1-d array) whose curves lie
-    within ``tol`` of each other everywhere (with ``relative``, within a factor ``1 + tol``):
-    lines that hide one another in a plot, for a figure to say so."""
-    import numpy as np
-
-    def close(a, b):
-        a, b = np.asarray(a), np.asarray(b)
-        if relative:
-            return np.nanmax(np.abs(np.log(a / b))) <= np.log1p(tol)
-        return np.nanmax(np.abs(a - b)) <= tol
-
-    groups: list[list[str]] = []
-    for label, v in curves.items():
-        for g in groups:
-            if close(curves[g[0]], v):
-                g.append(label)
-                break
-        else:
-            groups.append([label])
-    return [g for g in groups if len(g) > 1]
-
-
 def progress(iterable=None, *, desc: str, total: int | None = None, unit: str = "it"):
     """A progress bar for the work inside an experiment (its seeds, cells, settings or chunks):
     ``tqdm`` on stderr, nested under the runner's bar and removed when done (``leave=False``).
@@ -116,41 +93,6 @@ def progress(iterable=None, *, desc: str, total: int | None = None, unit: str = 
         dynamic_ncols=True,
         mininterval=0.5,
     )
-
-
-def pyplot():
-    """matplotlib's pyplot on the file-only Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def mean_std(x) -> dict:
-    """``{"mean", "std", "values"}`` of a per-seed measurement, as plain floats for result.json."""
-    import numpy as np
-
-    x = np.asarray(x, np.float64)
-    return {"mean": float(x.mean()), "std": float(x.std()), "values": x.tolist()}
-
-
-def band(ax, x, Y, **kw):
-    """The mean over seeds (rows of ``Y``) as a line, with ± one standard deviation shaded."""
-    import numpy as np
-
-    m, s = np.nanmean(Y, axis=0), np.nanstd(Y, axis=0)
-    ax.plot(x, m, **kw)
-    ax.fill_between(x, m - s, m + s, color=kw.get("color"), alpha=0.2)
-
-
-def save_figure(fig, out: str, filename: str) -> str:
-    """Saves ``fig`` as ``out/filename``, closes it, and returns the file name for the report."""
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, filename), dpi=100)
-    pyplot().close(fig)
-    return filename
 
 
 def experiment_name(module) -> str:
@@ -192,6 +134,9 @@ def run_experiment(module, mode: str = "quick", out: str | None = None, force: b
     """
     if mode not in ("quick", "full"):
         raise ValueError(f"mode: expected 'quick' or 'full', got {mode!r}")
+    from experiments import _protocol
+
+    _protocol.check(module)
     name = experiment_name(module)
     settings = dict(module.QUICK if mode == "quick" else module.FULL)
     out = out or os.path.join(RESULTS, name, mode)
@@ -200,8 +145,9 @@ def run_experiment(module, mode: str = "quick", out: str | None = None, force: b
     if old is not None:
         if old.get("settings") == settings and old.get("mode") == mode:
             when = old.get("finished", "an unrecorded date").replace("T", " ").replace("Z", " UTC")
-            announce(f"{name} ({mode}): cached result from {when} in {path}; --force to rerun")
-            return old
+            if old.get("criterion") == module.CRITERION.as_dict():
+                announce(f"{name} ({mode}): cached result from {when} in {path}; --force to rerun")
+                return old
         announce(f"{name} ({mode}): settings differ from the result in {path}; recomputing")
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
@@ -209,9 +155,16 @@ def run_experiment(module, mode: str = "quick", out: str | None = None, force: b
     missing = [k for k in REQUIRED if not measured.get(k)]
     if missing:
         raise ValueError(f"{name}.run: expected a result with {list(REQUIRED)}, missing {missing}")
+    verdict = measured["verdict"]
+    if verdict not in _protocol.VERDICTS and not str(verdict).startswith("not tested: "):
+        raise ValueError(
+            f"{name}.run: expected a verdict among {list(_protocol.VERDICTS)} or 'not tested: "
+            f"REASON', got {verdict!r}"
+        )
     result = {
         "experiment": name,
         "claim": module.CLAIM,
+        "criterion": module.CRITERION.as_dict(),
         "mode": mode,
         "settings": settings,
         "seconds": round(time.perf_counter() - start, 2),

@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 
+from experiments import _seeds
 from experiments._harness import machine
 
 # the four XOR points as Python numbers (x1, x2, t): constants of the hand-written programs
@@ -402,3 +403,67 @@ def host(x) -> np.ndarray:
     if not isinstance(x, np.ndarray):
         x = x.get() if hasattr(x, "get") else x.numpy() if hasattr(x, "numpy") else x
     return np.asarray(x, np.float64)
+
+
+# ---------------------------------------------------------------- fnnet's side of the race
+
+
+def timed(fn, repeats):
+    """(first call's seconds, every one of ``repeats`` further calls' seconds)."""
+    t = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t
+    times = []
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return first, times
+
+
+# the two gradient paths, by the names the result file uses
+_GRADS = {"backprop": "value_and_grad", "autodiff": "autodiff"}
+
+
+def xor_fit(layout, grads, steps):
+    """``train_one(key) -> {"loss"}``: fit of the 2-2-1 XOR network, ``steps`` full-batch steps."""
+    import optax
+
+    import fnnet as fn
+
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    X, T = fn.data.logic_gate("xor")
+
+    one = _seeds.fit_one(
+        net,
+        optax.sgd(0.5),
+        (X, T),
+        epochs=steps,
+        batch_size=4,
+        loss="half_sse",
+        history="final",
+        init=lambda k: net.init(k, "uniform", 0.5),
+        grads=getattr(fn.backprop, _GRADS[grads]),
+        layout=layout,
+    )
+
+    def train_one(key):
+        return {"loss": one(key)["loss"]}
+
+    return train_one
+
+
+def initial_params(S: int) -> list:
+    """The initial parameters fnnet.sweep's ``train_one`` (:func:`xor_fit`) draws for seeds
+    0..S-1 (``fit`` splits each seed's key into an initialisation and a shuffling key), as the
+    pytree with a leading seed axis: what the peers start from."""
+    import jax
+
+    import fnnet as fn
+
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+
+    def init_one(key):
+        return net.init(jax.random.split(key)[0], "uniform", 0.5)
+
+    return fn.sweep.run(init_one, S, progress=False).values

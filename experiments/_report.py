@@ -35,18 +35,19 @@ REPORT = "REPORT.md"
 
 
 def discover() -> list[str]:
-    """Every experiment module, in the lecture's order: a module of this package with CLAIM,
-    QUICK, FULL, run and report."""
+    """Every experiment module, in the lecture's order: a module of this package that has the
+    attributes of ``experiments._protocol.Experiment``."""
     import pkgutil
 
     import experiments
+    from experiments import _protocol
 
     names = []
     for info in pkgutil.iter_modules(experiments.__path__):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"experiments.{info.name}")
-        if all(hasattr(module, a) for a in ("CLAIM", "QUICK", "FULL", "run", "report")):
+        if _protocol.is_experiment(module):
             names.append(info.name)
     return lecture_order(names)
 

@@ -61,7 +61,7 @@ import time
 
 import numpy as np
 
-from experiments import _harness, _peers, _seeds
+from experiments import _harness, _peers, _plots, _seeds
 
 # fnnet.sweep, as a plain script runs it, is at least TARGET times as fast as the fastest peer
 # measured in the same run (seed-steps/s): as fast as the best hand-written or compiled peer,
@@ -189,19 +189,6 @@ def verdict(rates: dict, target: float = TARGET) -> dict:
 # ---------------------------------------------------------------- the worker (a fresh process)
 
 
-def _timed(fn, repeats):
-    """(first call's seconds, every one of ``repeats`` further calls' seconds)."""
-    t = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(max(1, repeats)):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return first, times
-
-
 def _entry(work, first, times, **extra):
     """One method's measurement: ``work`` seed-steps per call; the rate of the best call, the
     range of rates over the repeats, and the first call's extra time (compiling)."""
@@ -216,38 +203,6 @@ def _entry(work, first, times, **extra):
     }
 
 
-# the two gradient paths, by the names the result file uses
-_GRADS = {"backprop": "value_and_grad", "autodiff": "autodiff"}
-
-
-def _xor_fit(layout, grads, steps):
-    """``train_one(key) -> {"loss"}``: fit of the 2-2-1 XOR network, ``steps`` full-batch steps."""
-    import optax
-
-    import fnnet as fn
-
-    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
-    X, T = fn.data.logic_gate("xor")
-
-    one = _seeds.fit_one(
-        net,
-        optax.sgd(0.5),
-        (X, T),
-        epochs=steps,
-        batch_size=4,
-        loss="half_sse",
-        history="final",
-        init=lambda k: net.init(k, "uniform", 0.5),
-        grads=getattr(fn.backprop, _GRADS[grads]),
-        layout=layout,
-    )
-
-    def train_one(key):
-        return {"loss": one(key)["loss"]}
-
-    return train_one
-
-
 def _hand_one(steps):
     """``train_one(key) -> {"loss"}`` of the hand-written loop, from fnnet's uniform ±0.5 init."""
     import fnnet as fn
@@ -258,22 +213,6 @@ def _hand_one(steps):
         return {"loss": _peers.hand_xor(net.init(key, "uniform", 0.5), steps)[1]}
 
     return train_one
-
-
-def initial_params(S: int) -> list:
-    """The initial parameters fnnet.sweep's ``train_one`` (:func:`_xor_fit`) draws for seeds
-    0..S-1 (``fit`` splits each seed's key into an initialisation and a shuffling key), as the
-    pytree with a leading seed axis: what the peers start from."""
-    import jax
-
-    import fnnet as fn
-
-    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
-
-    def init_one(key):
-        return net.init(jax.random.split(key)[0], "uniform", 0.5)
-
-    return fn.sweep.run(init_one, S, progress=False).values
 
 
 def _sharded_keys(n, seed):
@@ -296,7 +235,9 @@ def _plain(settings):
     import fnnet as fn
 
     S, T = settings["seeds"], settings["steps"]
-    train_one = _xor_fit("auto", "backprop", T)  # fit's defaults: hand-derived backprop, "auto"
+    train_one = _peers.xor_fit(
+        "auto", "backprop", T
+    )  # fit's defaults: hand-derived backprop, "auto"
     finals = {}
 
     def sweep():
@@ -317,7 +258,7 @@ def _plain(settings):
         "sweep_plain_xla_defaults": (sweep_xla_defaults, S * T, {"chunk_size": chunk}),
     }
     absent = {}
-    p0 = _peers.nine(initial_params(S))
+    p0 = _peers.nine(_peers.initial_params(S))
 
     # the fastest peer expected first: the CUDA kernel (on a GPU), the C reference, torch.compile
     cuda, why = _peers.cuda_contestant(S, T, p0, finals)
@@ -362,7 +303,7 @@ def _sweeps(settings) -> dict:
     S, T = settings["seeds"], settings["steps"]
     out = {}
     for name, grads in (("sweep_cores", "backprop"), ("sweep_autodiff", "autodiff")):
-        train_one = _xor_fit("auto", grads, T)
+        train_one = _peers.xor_fit("auto", grads, T)
         call = lambda t=train_one: fn.sweep.run(t, S, progress=False)  # noqa: E731
         out[name] = (call, S * T, {})
     return out
@@ -378,7 +319,7 @@ def _jax_peers(settings) -> dict:
     out = {}
     for name, train_one in (
         ("hand_jax", _hand_one(T)),
-        ("natural_vmap", _xor_fit("matrix", "backprop", T)),
+        ("natural_vmap", _peers.xor_fit("matrix", "backprop", T)),
     ):
         f = jax.jit(jax.vmap(train_one))
         out[name] = (lambda f=f: jax.block_until_ready(f(keys)), S * T, {})
@@ -396,7 +337,7 @@ def _loops(settings) -> dict:
 
     T = settings["steps"]
     keys = jax.random.split(jax.random.key(1), settings["loop_seeds"])
-    one = jax.jit(_xor_fit("matrix", "backprop", T))
+    one = jax.jit(_peers.xor_fit("matrix", "backprop", T))
 
     net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
     X, Y = (jnp.asarray(a) for a in fn.data.logic_gate("xor"))
@@ -472,7 +413,7 @@ def _measure_big(settings, ticks) -> dict:
     )
     keys = jax.random.split(jax.random.key(2), settings["big_seeds"])
     f = jax.jit(jax.vmap(one))
-    first, times = _timed(lambda: jax.block_until_ready(f(keys)), settings["repeats"])
+    first, times = _peers.timed(lambda: jax.block_until_ready(f(keys)), settings["repeats"])
     ticks.update(1)
     return _entry(
         len(keys) * settings["big_steps"],
@@ -586,7 +527,7 @@ def crossover(settings, ticks=None) -> list[dict]:
                 layout=layout,
             )
             f = jax.jit(jax.vmap(lambda k, one=one: one(k)["loss"]))
-            first, times = _timed(lambda f=f: jax.block_until_ready(f(keys)), 1)
+            first, times = _peers.timed(lambda f=f: jax.block_until_ready(f(keys)), 1)
             row[layout] = _entry(S * steps, first, times)
         rows.append(row)
         ticks.update(1)
@@ -819,7 +760,7 @@ _GROUPS = {
 def _figure(runs, rates, v, settings, m, out):
     """Seed-steps/s of every present row (log scale), coloured by group, each bar labelled with
     its rate and its ratio to the fastest peer; the verdict in the title, absent rows below."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     names = labels(runs)
     rows = [(k, g) for k, _, _, g in ROWS if rates[k]]
     fig, ax = plt.subplots(figsize=(12, 5.6))
@@ -860,7 +801,7 @@ def _figure(runs, rates, v, settings, m, out):
     if missing:
         note = textwrap.fill("Absent: " + "; ".join(missing) + ".", 110)
         ax.text(0, -0.14, note, transform=ax.transAxes, fontsize=7, va="top")
-    return _harness.save_figure(fig, out, "benchmark.png")
+    return _plots.save_figure(fig, out, "benchmark.png")
 
 
 def report(result):

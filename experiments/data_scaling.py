@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness, _seeds
+from experiments import _harness, _plots, _seeds
 from fnnet import _atomic
 
 CLAIM = (
@@ -270,7 +270,7 @@ def _figure(models, reference, sizes, settings, steps, out):
     """Test accuracy against training-set size for every model (mean ± std over seeds as error
     bars), with scikit-learn's logistic regression as a reference line where it ran; saved as the
     experiment's figure."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, m) in enumerate(models.items()):
         ax.errorbar(
@@ -300,7 +300,7 @@ def _figure(models, reference, sizes, settings, steps, out):
         f"{settings['batch_size']} for every run; mean ± std over {settings['seeds']} seeds)",
     )
     ax.legend(fontsize=8)
-    return _harness.save_figure(fig, out, "data_scaling.png")
+    return _plots.save_figure(fig, out, "data_scaling.png")
 
 
 def report(result):

@@ -13,7 +13,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness, _seeds
+from experiments import _harness, _plots, _seeds
 
 CLAIM = (
     "Minibatch learning (draw a minibatch, compute gradients, update, repeat) trains a "
@@ -74,7 +74,7 @@ def run(settings, out):
 def _figure(hist, settings, info, out):
     """Loss (log scale) and accuracy per epoch, train and test, one line per seed; the claim's
     threshold on the accuracy panel."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(1, hist["loss"].shape[1] + 1)
     for i in range(hist["loss"].shape[0]):
@@ -97,7 +97,7 @@ def _figure(hist, settings, info, out):
         f"{settings['seeds']} seeds, one line each",
         fontsize=10,
     )
-    return _harness.save_figure(fig, out, "digits_curves.png")
+    return _plots.save_figure(fig, out, "digits_curves.png")
 
 
 def report(result):

@@ -18,8 +18,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness, _seeds
-from experiments.optimizers import seed_sharding
+from experiments import _harness, _plots, _seeds, _stats
 
 CLAIM = (
     "Dropout reduces over-fitting: on a small training set it narrows the gap between train and "
@@ -87,7 +86,7 @@ def train(net: fn.MLP, rates, data, eval_data, settings, keys):
     # their own: threefry random bits compile fast at optimisation level 0
     draw = jax.vmap(lambda k: net.init(jax.random.split(k)[0]))
     inits = jax.jit(draw, compiler_options=fn.xla.compiler_options(INIT_COMPILER_OPTIONS))(keys)
-    sharded = jax.device_put((keys, inits), seed_sharding(keys.shape[0]))
+    sharded = jax.device_put((keys, inits), _seeds.seed_sharding(keys.shape[0]))
     rates = jnp.asarray(rates, jnp.float32)
     with _harness.progress(desc="dropout: compile, train", total=2, unit="step") as bar:
         compiled = jax.jit(
@@ -105,10 +104,10 @@ def _rate_result(h):
     (seeds, epochs)."""
     tr, te = h["train_accuracy"], h["eval_accuracy"]
     return {
-        "final_train_accuracy": _harness.mean_std(tr[:, -1]),
-        "final_test_accuracy": _harness.mean_std(te[:, -1]),
-        "final_gap": _harness.mean_std(tr[:, -1] - te[:, -1]),
-        "best_epoch_test_accuracy": _harness.mean_std(te.max(axis=1)),
+        "final_train_accuracy": _stats.mean_std(tr[:, -1]),
+        "final_test_accuracy": _stats.mean_std(te[:, -1]),
+        "final_gap": _stats.mean_std(tr[:, -1] - te[:, -1]),
+        "best_epoch_test_accuracy": _stats.mean_std(te.max(axis=1)),
         # per seed the first epoch after which train accuracy >= 0.99, or -1 if never
         "epoch_train_accuracy_0.99": np.where(
             (tr >= 0.99).any(axis=1), np.argmax(tr >= 0.99, axis=1) + 1, -1
@@ -181,16 +180,16 @@ def run(settings, out):
 def _figure(curves, settings, out):
     """Left: train (solid) and test (dashed) accuracy per epoch for every rate; right: the gap
     between them. Mean over seeds with a ± one standard deviation band."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.3))
     epochs = np.arange(1, settings["epochs"] + 1)
     for i, (rate, h) in enumerate(curves.items()):
         tr, te = h["train_accuracy"], h["eval_accuracy"]
-        _harness.band(axes[0], epochs, tr, color=f"C{i}", ls="-")
-        _harness.band(axes[0], epochs, te, color=f"C{i}", ls="--")
-        _harness.band(axes[1], epochs, tr - te, color=f"C{i}", label=f"dropout {rate:g}")
+        _plots.band(axes[0], epochs, tr, color=f"C{i}", ls="-")
+        _plots.band(axes[0], epochs, te, color=f"C{i}", ls="--")
+        _plots.band(axes[1], epochs, tr - te, color=f"C{i}", label=f"dropout {rate:g}")
     axes[0].set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="train and test accuracy")
     axes[1].set(xlabel="epoch", ylabel="train − test accuracy", title="over-fitting gap")
     handles = axes[1].get_legend_handles_labels()[0] + [
@@ -204,7 +203,7 @@ def _figure(curves, settings, out):
         "seeds",
         fontsize=11,
     )
-    return _harness.save_figure(fig, out, "dropout_curves.png")
+    return _plots.save_figure(fig, out, "dropout_curves.png")
 
 
 def _optimizer_label(settings):
@@ -212,7 +211,7 @@ def _optimizer_label(settings):
 
 
 def _pm(s):
-    """A :func:`_harness.mean_std` as ``mean ± std``."""
+    """A :func:`_stats.mean_std` as ``mean ± std``."""
     return f"{s['mean']:.3f} ± {s['std']:.3f}"
 
 

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from experiments import _harness, _seeds
+from experiments import _harness, _plots, _seeds
 
 CLAIM = (
     "Training is one compiled program, so fit, vmapped seeds and fnnet.sweep run unchanged on a "
@@ -274,7 +274,7 @@ def compare(runs, settings) -> dict:
 def _figure(runs, settings, m, out):
     """One panel per workload (they differ in size by orders of magnitude): CPU and GPU seconds
     side by side on a linear axis from 0, each bar labelled, the speed-up in the panel's title."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, axes = plt.subplots(1, len(WORKLOADS), figsize=(11, 3.8))
     names = [f"CPU\n{m['cores']} cores", f"GPU\n{runs['gpu']['device_kind']}"]
     for ax, (w, label) in zip(axes, WORKLOADS):
@@ -291,7 +291,7 @@ def _figure(runs, settings, m, out):
         ax.set_ylabel("seconds (compiled, best of repeats)", fontsize=8)
         ax.tick_params(labelsize=8)
     fig.suptitle(f"The same training programs on CPU ({m['cpu']}) and GPU", fontsize=10)
-    return _harness.save_figure(fig, out, "gpu_timings.png")
+    return _plots.save_figure(fig, out, "gpu_timings.png")
 
 
 def report(result):

@@ -55,7 +55,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness, _peers, _xor, benchmark
+from experiments import _harness, _peers, _xor
 from fnnet import fused
 
 TESTS = ("tests/test_fused.py", "tests/test_sweep_chunks.py")
@@ -63,9 +63,9 @@ _CUDA = "CUDA reference kernel (cupy)"
 
 
 def _plain(epochs, layout):
-    """``train_one`` of plain SGD (lr 0.5), the benchmark's workload (:func:`benchmark._xor_fit`:
+    """``train_one`` of plain SGD (lr 0.5), the benchmark's workload (:func:`_peers.xor_fit`:
     fit's hand-derived backprop, the initial parameters the peers start from)."""
-    return benchmark._xor_fit(layout, "backprop", epochs)
+    return _peers.xor_fit(layout, "backprop", epochs)
 
 
 def _xor_settings(epochs, layout):
@@ -105,7 +105,7 @@ def _measured(what, call, seeds, steps, **extra):
     """The row of one timed ``call`` (``seeds`` x ``steps`` seed-steps per call), or of its error:
     a row that fails is a result (out of memory, a lowering that does not compile)."""
     try:  # the benchmark's timing: a first call that compiles, then the best of two
-        first, times = benchmark._timed(lambda: jax.block_until_ready(call()), 2)
+        first, times = _peers.timed(lambda: jax.block_until_ready(call()), 2)
     except Exception as e:  # noqa: BLE001
         return {"what": what, **extra, "error": _error(e)}
     return {
@@ -141,7 +141,7 @@ def _cuda_row(n_seeds, epochs, finals):
     cupy), from the initial parameters of :func:`_plain`'s sweeps."""
     what = _CUDA
     try:
-        p0 = _peers.nine(benchmark.initial_params(n_seeds))
+        p0 = _peers.nine(_peers.initial_params(n_seeds))
         contestant, why = _peers.cuda_contestant(n_seeds, epochs, p0, finals)
     except Exception as e:  # noqa: BLE001
         return {"what": what, "error": _error(e)}

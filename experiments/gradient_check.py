@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _plots
 
 CLAIM = (
     "Backprop by the chain rule (∂L/∂a = -2(y - a), ∂a/∂z = σ(z)(1 - σ(z)), ∂z/∂θ = x) gives "
@@ -323,7 +323,7 @@ def _figure(rows, settings, out):
     """Per network, every draw's error: top, the relative error against jax.grad in float32 and
     float64 (machine ε and the tolerances marked); bottom, the scaled absolute difference from
     central differences in float64. Exact zeros sit on a shaded floor."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     n = max(r["case"] for r in rows) + 1
     named = n <= 16
     fig, (top, bottom) = plt.subplots(
@@ -360,7 +360,7 @@ def _figure(rows, settings, out):
         f"(seed {settings['seed']})",
         fontsize=10,
     )
-    return _harness.save_figure(fig, out, "gradient_check.png")
+    return _plots.save_figure(fig, out, "gradient_check.png")
 
 
 def _summary_table(result) -> list[str]:

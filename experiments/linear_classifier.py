@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _plots, _stats
 
 CLAIM = (
     "Refining a linear classifier y = A x from each error with ΔA = E / x makes the line fit only "
@@ -87,7 +87,7 @@ def _noisy(settings):
     table, histories = {}, []
     for lr in _harness.progress(settings["lrs"], desc="linear_classifier: L", unit="L"):
         out = jax.tree.map(np.asarray, over_seeds(keys, jnp.float32(lr)))
-        table[str(lr)] = {k: _harness.mean_std(out[k]) for k in _STATS}
+        table[str(lr)] = {k: _stats.mean_std(out[k]) for k in _STATS}
         histories.append(out["history"][0])
     example = {
         "points": out["points"][0],  # the insects of data seed 0 (the same for every L)
@@ -133,7 +133,7 @@ def run(settings, out):
 def _book_figure(book, out):
     """The book's two insects, their targets and the lines after each refinement, without a
     learning rate (left) and with L = 0.5 (right); the legends sit below the panels."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 5.2), sharey=True)
     xs = np.linspace(0, 4, 2)
     for ax, lr in zip(axes, ("1.0", "0.5")):
@@ -158,14 +158,14 @@ def _book_figure(book, out):
         ax.set(title=title, xlabel="width x", xlim=(0, 4), ylim=(0, 4), aspect="equal")
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     axes[0].set_ylabel("length y")
-    return _harness.save_figure(fig, out, "linear_book.png")
+    return _plots.save_figure(fig, out, "linear_book.png")
 
 
 def _noisy_figure(example, table, settings, out):
     """Left, one small panel per learning rate L: the slope A after every update for data seed
     0, with the variance over the last updates (mean ± sd over the data seeds); right, that
     seed's insects and the final lines."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     lrs = settings["lrs"]
     fig, axd = plt.subplot_mosaic(
         [[i, "insects"] for i in range(len(lrs))], figsize=(12, 5.4), width_ratios=[1.1, 1]
@@ -208,7 +208,7 @@ def _noisy_figure(example, table, settings, out):
         f"{settings['n_points']} noisy insects (noise {settings['noise']}), data seed 0 of "
         f"{settings['data_seeds']}: smaller L, steadier slope"
     )
-    return _harness.save_figure(fig, out, "linear_noisy.png")
+    return _plots.save_figure(fig, out, "linear_noisy.png")
 
 
 def _pm(stat, digits: int = 3) -> str:

@@ -15,8 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fnnet as fn
-from experiments import _harness, _xor
-from experiments.xor_sweep import wilson
+from experiments import _harness, _plots, _stats, _xor
 
 CLAIM = (
     "A single perceptron learns the linearly separable gates AND, OR and NAND from every start, and "
@@ -207,7 +206,7 @@ def _backprop_results(s, bar):
         e = r["epoch_solved"]
         mlp[name] = {
             "solved": _summary(e),
-            "wilson95": list(wilson(int(np.sum(e > 0)), e.size)),
+            "wilson95": list(_stats.wilson(int(np.sum(e > 0)), e.size)),
             "still_solved_at_end": float(np.mean(r["max_error"][e > 0] < 0.4)),
             "epochs_solved": e,
         }
@@ -328,7 +327,7 @@ def _gates_figure(finals, xor_lines, perceptron, out):
     """One panel per gate in the lecture's style: the four points and, for AND/OR/NAND, the
     line learned by seed 0; for XOR the lines one perceptron cycles among in its last epochs,
     none separating."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(15, 4.2))
     for ax, gate in zip(axes, GATES):
         _points(ax, gate)
@@ -340,7 +339,7 @@ def _gates_figure(finals, xor_lines, perceptron, out):
         else:
             _xor_panel(ax, xor_lines, perceptron)
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    return _harness.save_figure(fig, out, "logic_gates_lines.png")
+    return _plots.save_figure(fig, out, "logic_gates_lines.png")
 
 
 def _epochs_figure(perceptron, s, out):
@@ -350,7 +349,7 @@ def _epochs_figure(perceptron, s, out):
     0."""
     from matplotlib.ticker import MaxNLocator
 
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
     hists = {g: np.asarray(perceptron[g]["epochs_to_converge_histogram"]) for g in GATES[:3]}
     last = max(int(np.nonzero(h)[0].max()) + 1 for h in hists.values())
@@ -380,7 +379,7 @@ def _epochs_figure(perceptron, s, out):
     a2.set(xlabel="epoch", ylabel="mistakes in the epoch (of 4)", ylim=(-0.1, 4.1))
     a2.set_title(f"Mistakes per epoch, {s['seeds']} seeds per gate", fontsize=10)
     a2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    return _harness.save_figure(fig, out, "logic_gates_epochs.png")
+    return _plots.save_figure(fig, out, "logic_gates_epochs.png")
 
 
 def _regions(ax, net, params, title):
@@ -406,7 +405,7 @@ def _regions(ax, net, params, title):
 def _two_layer_figure(hand_params, trained_params, out):
     """XOR solved by two layers: the hand-set step network and a trained sigmoid network, their
     output as shading with a colour bar."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 5.2))
     net_step, _ = hand_built_xor()
     _regions(
@@ -420,13 +419,13 @@ def _two_layer_figure(hand_params, trained_params, out):
     fig.colorbar(
         shading, cax=a2.inset_axes([1.05, 0.0, 0.05, 1.0]), label="network output (blue 1, red 0)"
     )
-    return _harness.save_figure(fig, out, "logic_gates_two_layers.png")
+    return _plots.save_figure(fig, out, "logic_gates_two_layers.png")
 
 
 def _mlp_epochs_figure(mlp, s, out):
     """Histogram of the epoch at which each seed first solved XOR, per architecture, on log bins
     that start at the fastest seed."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     fastest = min(int(m["epochs_solved"][m["epochs_solved"] > 0].min()) for m in mlp.values())
     bins = np.logspace(np.log10(fastest), np.log10(s["mlp_epochs"]), 40)
@@ -457,7 +456,7 @@ def _mlp_epochs_figure(mlp, s, out):
         f"XOR by backprop, {s['mlp_seeds']} seeds (lr 0.5, momentum 0.9, init ±0.5)", fontsize=10
     )
     ax.legend()
-    return _harness.save_figure(fig, out, "logic_gates_backprop_epochs.png")
+    return _plots.save_figure(fig, out, "logic_gates_backprop_epochs.png")
 
 
 def _g(v):

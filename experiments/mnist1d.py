@@ -20,7 +20,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness, _seeds
+from experiments import _harness, _plots, _seeds
 
 CLAIM = (
     "MNIST-1D separates linear from nonlinear models as MNIST no longer does: logistic regression "
@@ -141,7 +141,7 @@ def run(settings, out):
 def _figure(curves, settings, steps_per_epoch, out):
     """Test accuracy per epoch (mean over seeds, min-max band), train accuracy (dotted) and the
     paper's test accuracy (dashed) for each model; the setting in the title."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, ax = plt.subplots(figsize=(9, 4))
     for i, (name, c) in enumerate(curves.items()):
         e = np.arange(1, len(c["eval_accuracy"]) + 1)
@@ -163,7 +163,7 @@ def _figure(curves, settings, steps_per_epoch, out):
         fontsize=10,
     )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-    return _harness.save_figure(fig, out, "mnist1d_baselines.png")
+    return _plots.save_figure(fig, out, "mnist1d_baselines.png")
 
 
 def _pct(s):

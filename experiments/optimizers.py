@@ -18,10 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import fnnet as fn
-from experiments import _harness, _seeds
+from experiments import _harness, _plots, _seeds
 
 CLAIM = (
     "Plain SGD (θ := θ - α ∂J/∂θ) lowers the training loss slowest; Momentum, AdaGrad, RMSProp "
@@ -92,43 +91,6 @@ def initial_weights(settings, keys):
     return jax.jit(draw, compiler_options=fn.xla.compiler_options(INIT_COMPILER_OPTIONS))(keys)
 
 
-def seed_sharding(n_seeds: int):
-    """A sharding that splits a leading seed axis over the most local devices (CPU cores, see
-    ``experiments/__init__.py``) that divide ``n_seeds``, so one program runs on every core, as
-    ``fnnet.sweep`` does."""
-    devices = jax.local_devices()
-    n = max(d for d in range(1, len(devices) + 1) if n_seeds % d == 0)
-    return NamedSharding(Mesh(np.array(devices[:n]), ("seeds",)), PartitionSpec("seeds"))
-
-
-def switch(index, optimizers):
-    """One optax transformation that updates with ``optimizers[index]``, its state holding the
-    state of every optimizer (only the chosen one advances).
-
-    ``index`` may be traced: under ``jax.vmap`` over it, ``lax.switch`` computes every branch
-    and keeps the chosen one's, so every optimizer trains in one compiled program (one compile
-    instead of one per optimizer), each run's numbers those of its optimizer alone up to float
-    rounding (XLA fuses the bigger program differently; the test checks the agreement).
-    """
-
-    def init(params):
-        return tuple(o.init(params) for o in optimizers)
-
-    def branch(k):
-        def update(operands):
-            g, state, params = operands
-            u, s = optimizers[k].update(g, state[k], params)
-            return u, (*state[:k], s, *state[k + 1 :])
-
-        return update
-
-    def update(updates, state, params=None):
-        branches = [branch(k) for k in range(len(optimizers))]
-        return jax.lax.switch(index, branches, (updates, state, params))
-
-    return optax.GradientTransformation(init, update)
-
-
 def train(names, settings, data, keys, inits, factors, which):
     """Training runs of the optimizers ``names[i]`` for ``i`` in ``which``, at every learning
     rate factor (times the book's rate), from the initial weights ``inits`` (stacked over
@@ -145,7 +107,7 @@ def train(names, settings, data, keys, inits, factors, which):
         optimizers = [make_optimizer(n, factor * make_optimizer(n)[1])[0] for n in names]
         fit = _seeds.fit_seeds(
             net,
-            switch(i, optimizers),
+            _seeds.switch(i, optimizers),
             (X, y),
             epochs=settings["epochs"],
             batch_size=settings["batch_size"],
@@ -160,7 +122,7 @@ def train(names, settings, data, keys, inits, factors, which):
         compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS),
     )
     f = jnp.asarray(factors, jnp.float32)
-    sharded = jax.device_put((keys, inits), seed_sharding(keys.shape[0]))
+    sharded = jax.device_put((keys, inits), _seeds.seed_sharding(keys.shape[0]))
     compiled = program.lower(jnp.asarray(which, jnp.int32), f, *sharded).compile()
 
     def run(which):
@@ -305,7 +267,7 @@ STYLE = {
 def _figure(curves, settings, out):
     """Training loss (log scale) and test accuracy per epoch of every optimizer: mean over seeds,
     band min to max; curves that coincide are named in the title."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12.5, 4.5))
@@ -327,7 +289,7 @@ def _figure(curves, settings, out):
     a2.set(xlabel="epoch", ylabel="test accuracy")
     for ax in (a1, a2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    same = _harness.coinciding(
+    same = _plots.coinciding(
         {n: c["train_loss_mean"] for n, c in curves.items()}, 0.1, relative=True
     )
     note = "; ".join(" and ".join(g) for g in same)
@@ -343,7 +305,7 @@ def _figure(curves, settings, out):
         "seeds, band = min to max",
         fontsize=11,
     )
-    return _harness.save_figure(fig, out, "optimizers_curves.png")
+    return _plots.save_figure(fig, out, "optimizers_curves.png")
 
 
 def _pm(s, pct=False):

@@ -23,8 +23,7 @@ import numpy as np
 import optax
 
 import fnnet as fn
-from experiments import _harness, _seeds
-from experiments.optimizers import switch
+from experiments import _harness, _plots, _seeds, _stats
 
 CLAIM = (
     "Greedy layer-wise unsupervised pre-training (autoencoders) makes a deep sigmoid network "
@@ -111,7 +110,7 @@ def fine_tuner(net: fn.MLP, data, eval_data, settings, fit_keys, like):
     numpy arrays), compiled here for the shapes of ``like`` (initial parameters stacked over
     seeds; their values are not used), so it can compile before the pre-trained parameters
     exist. One program serves every optimizer: the optimizer is a traced index
-    (``experiments.optimizers.switch``), vmapped with the seeds. Seed i has fit key
+    (``experiments._seeds.switch``), vmapped with the seeds. Seed i has fit key
     ``fit_keys[i]`` in every arm and with every optimizer: the same minibatch order.
     """
     optimizers = [_harness.sgd_or_adam(o, settings)[0] for o in settings["optimizers"]]
@@ -120,7 +119,7 @@ def fine_tuner(net: fn.MLP, data, eval_data, settings, fit_keys, like):
         def one(i):
             fit = _seeds.fit_seeds(
                 net,
-                switch(i, optimizers),
+                _seeds.switch(i, optimizers),
                 data,
                 epochs=settings["epochs"],
                 batch_size=settings["batch_size"],
@@ -152,10 +151,10 @@ def _reconstruction(recon, variance, sizes):
         {
             "layer": l + 1,
             "autoencoder": f"{sizes[l]}-{sizes[l + 1]}-{sizes[l]}",
-            "first_epoch": _harness.mean_std(c[:, 0]),
-            "last_epoch": _harness.mean_std(c[:, -1]),
-            "input_variance": _harness.mean_std(v),
-            "unexplained_fraction": _harness.mean_std(c[:, -1] / v),
+            "first_epoch": _stats.mean_std(c[:, 0]),
+            "last_epoch": _stats.mean_std(c[:, -1]),
+            "input_variance": _stats.mean_std(v),
+            "unexplained_fraction": _stats.mean_std(c[:, -1] / v),
         }
         for l, (c, v) in enumerate(zip(recon, variance))
     ]
@@ -164,9 +163,9 @@ def _reconstruction(recon, variance, sizes):
 def _arm_result(h):
     """One arm's final and best-epoch accuracies over seeds from its history ``h``."""
     return {
-        "test_accuracy": _harness.mean_std(h["eval_accuracy"][:, -1]),
-        "train_accuracy": _harness.mean_std(h["train_accuracy"][:, -1]),
-        "best_epoch_test_accuracy": _harness.mean_std(h["eval_accuracy"].max(axis=1)),
+        "test_accuracy": _stats.mean_std(h["eval_accuracy"][:, -1]),
+        "train_accuracy": _stats.mean_std(h["train_accuracy"][:, -1]),
+        "best_epoch_test_accuracy": _stats.mean_std(h["eval_accuracy"].max(axis=1)),
         "diverged": int(np.sum(~np.isfinite(h["loss"][:, -1]))),
     }
 
@@ -306,7 +305,7 @@ def run(settings, out):
 
 
 def _title(text: str, groups) -> str:
-    """``text`` and, wrapped below it, which lines coincide (from ``_harness.coinciding``)."""
+    """``text`` and, wrapped below it, which lines coincide (from ``_plots.coinciding``)."""
     if not groups:
         return text
     note = "; ".join(" and ".join(g) + " coincide" for g in groups)
@@ -317,7 +316,7 @@ def _curves_figure(curves, settings, out):
     """Per optimizer (rows): the training loss (left) and the test accuracy (right, with the
     training accuracy dotted) of every arm, mean over seeds with a ± one standard deviation
     band; lines that coincide are named in the panel's title."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     from matplotlib.ticker import MaxNLocator
 
     opts = settings["optimizers"]
@@ -328,8 +327,8 @@ def _curves_figure(curves, settings, out):
         loss, acc = {}, {}
         for name, _, _, label in ARMS:
             h, st = curves[(opt_name, name)], {**STYLE[name], "markevery": every, "ms": 5}
-            _harness.band(axes[r, 0], epochs, h["loss"], **st, label=label)
-            _harness.band(axes[r, 1], epochs, h["eval_accuracy"], **st, label=f"{label}, test")
+            _plots.band(axes[r, 0], epochs, h["loss"], **st, label=label)
+            _plots.band(axes[r, 1], epochs, h["eval_accuracy"], **st, label=f"{label}, test")
             axes[r, 1].plot(
                 epochs,
                 h["train_accuracy"].mean(axis=0),
@@ -342,9 +341,9 @@ def _curves_figure(curves, settings, out):
             acc[label] = np.nanmean(h["eval_accuracy"], axis=0)
         title = f"fine-tuning, {_harness.sgd_or_adam(opt_name, settings)[1]}"
         axes[r, 0].set(xlabel="epoch", ylabel="training loss (cross-entropy)")
-        axes[r, 0].set_title(_title(title, _harness.coinciding(loss, 0.02)), fontsize=10)
+        axes[r, 0].set_title(_title(title, _plots.coinciding(loss, 0.02)), fontsize=10)
         axes[r, 1].set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
-        axes[r, 1].set_title(_title(title, _harness.coinciding(acc, 0.02)), fontsize=10)
+        axes[r, 1].set_title(_title(title, _plots.coinciding(acc, 0.02)), fontsize=10)
         if r == 0:
             axes[r, 1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
         for ax in axes[r]:
@@ -355,19 +354,19 @@ def _curves_figure(curves, settings, out):
         "(train accuracy: mean only)",
         fontsize=11,
     )
-    return _harness.save_figure(fig, out, "pretraining_curves.png")
+    return _plots.save_figure(fig, out, "pretraining_curves.png")
 
 
 def _recon_figure(recon, variance, settings, out):
     """The reconstruction loss of every layer's autoencoder over its pre-training epochs, as a
     fraction of the variance of its inputs; mean over seeds with a ± one std band."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for l, (c, v) in enumerate(zip(recon, variance)):
         epochs = np.arange(1, c.shape[1] + 1)
-        _harness.band(ax, epochs, c / v[:, None], color=f"C{l}", label=f"layer {l + 1}")
+        _plots.band(ax, epochs, c / v[:, None], color=f"C{l}", label=f"layer {l + 1}")
     ax.set(
         yscale="log",
         xlabel="pre-training epoch",
@@ -379,11 +378,11 @@ def _recon_figure(recon, variance, settings, out):
     )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
-    return _harness.save_figure(fig, out, "pretraining_reconstruction.png")
+    return _plots.save_figure(fig, out, "pretraining_reconstruction.png")
 
 
 def _pm(s, fmt=".3f"):
-    """A :func:`_harness.mean_std` as ``mean ± std``."""
+    """A :func:`_stats.mean_std` as ``mean ± std``."""
     return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
 
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fnnet as fn
-from experiments import _harness, _seeds
+from experiments import _harness, _plots, _seeds, _stats
 
 CLAIM = (
     "In a deep sigmoid network the gradient vanishes on its way back to the first layers and the "
@@ -80,16 +80,6 @@ COMPILER_OPTIONS = {
 def _jit(fun, program: str):
     """``jax.jit(fun)`` with the :data:`COMPILER_OPTIONS` of ``program``."""
     return jax.jit(fun, compiler_options=fn.xla.compiler_options(COMPILER_OPTIONS[program]))
-
-
-def _summary(x):
-    """Geometric mean, min and max over seeds of positive numbers spanning orders of magnitude."""
-    x = np.asarray(x, np.float64)
-    return {
-        "geomean": float(np.exp(np.mean(np.log(x)))),
-        "min": float(x.min()),
-        "max": float(x.max()),
-    }
 
 
 def _chosen(settings) -> list[tuple]:
@@ -211,9 +201,9 @@ def _init_entry(config, m, depth):
         "grad_norm_batch_min": batch.min(axis=0).tolist(),
         "grad_norm_batch_max": batch.max(axis=0).tolist(),
         "grad_norm_single_geomean": np.exp(np.mean(np.log(single), axis=0)).tolist(),
-        "ratio_first_last_batch": _summary(batch[:, 0] / batch[:, depth - 1]),
-        "ratio_first_last_single": _summary(single[:, 0] / single[:, depth - 1]),
-        "ratio_second_last_single": _summary(single[:, 1] / single[:, depth - 1]),
+        "ratio_first_last_batch": _stats.geometric(batch[:, 0] / batch[:, depth - 1]),
+        "ratio_first_last_single": _stats.geometric(single[:, 0] / single[:, depth - 1]),
+        "ratio_second_last_single": _stats.geometric(single[:, 1] / single[:, depth - 1]),
         "saturated_per_layer": sat.mean(axis=0)[:depth].tolist(),
         "saturated_sd_per_layer": sat.std(axis=0)[:depth].tolist(),
         "saturated_definition": fn.diagnostics.SATURATION[hidden],
@@ -386,7 +376,7 @@ def run(settings, out):
 
 
 def _coincide_note(groups) -> str:
-    """``"\n"`` and the groups of ``_harness.coinciding`` in words, wrapped, or ``""`` for none."""
+    """``"\n"`` and the groups of ``_plots.coinciding`` in words, wrapped, or ``""`` for none."""
     if not groups:
         return ""
     text = "; ".join(" and ".join(g) + " coincide" for g in groups)
@@ -412,7 +402,7 @@ def _near_zero_note(configs) -> str:
 def _gradient_figure(configs, settings, out):
     """Left: ‖∂L/∂W^(l)‖ per weight layer at initialisation (geometric mean over init seeds, with
     its min-max band) for every configuration; right: the fraction of saturated units per layer."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     depth = settings["depth"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8))
     layers = np.arange(1, depth + 2)
@@ -432,9 +422,7 @@ def _gradient_figure(configs, settings, out):
     a1.set_title("gradient norm per layer: geometric mean, band min to max", fontsize=10)
     a2.set(xlabel="hidden layer", ylabel="fraction of units saturated", ylim=(-0.03, 1.03))
     a2.set_xticks(np.arange(1, depth + 1))
-    same = _harness.coinciding(
-        {c["label"]: c["saturated_per_layer"] for c in configs.values()}, 0.02
-    )
+    same = _plots.coinciding({c["label"]: c["saturated_per_layer"] for c in configs.values()}, 0.02)
     a2.set_title(
         "saturated: sigmoid a < 0.1 or a > 0.9; tanh |a| > 0.9; ReLU a = 0"
         + (_coincide_note(same) or _near_zero_note(configs)),
@@ -447,7 +435,7 @@ def _gradient_figure(configs, settings, out):
         fontsize=11,
     )
     a2.legend(*a1.get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1))
-    return _harness.save_figure(fig, out, "vanishing_gradient_norms.png")
+    return _plots.save_figure(fig, out, "vanishing_gradient_norms.png")
 
 
 def _hist_layers(depth: int) -> list[int]:
@@ -460,7 +448,7 @@ def _histogram_figure(hists, configs, settings, out):
     """Histograms of the activations of a few hidden layers at initialisation (columns), one row
     per configuration, on the activation's own range; the y axis is the share of activations in
     each bin."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     shown = _hist_layers(settings["depth"])
     rows, cols = len(hists), len(shown)
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.0 * rows + 0.8), squeeze=False)
@@ -491,13 +479,13 @@ def _histogram_figure(hists, configs, settings, out):
         f"{settings['init_seeds']} init seeds; 30 bins",
         fontsize=11,
     )
-    return _harness.save_figure(fig, out, "vanishing_gradient_histograms.png")
+    return _plots.save_figure(fig, out, "vanishing_gradient_histograms.png")
 
 
 def _training_figure(curves, configs, settings, out):
     """Per optimizer (rows): training loss and test accuracy per epoch of every configuration,
     mean over seeds with a ± one standard deviation band; lines that coincide are named."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     from matplotlib.ticker import MaxNLocator
 
     opts = settings["optimizers"]
@@ -508,11 +496,11 @@ def _training_figure(curves, configs, settings, out):
         acc = {}
         for name, c in configs.items():
             h, st = curves[(name, opt_name)], {**STYLE[name], "markevery": every, "ms": 5}
-            _harness.band(axes[r, 0], epochs, h["loss"], **st, label=c["label"])
-            _harness.band(axes[r, 1], epochs, h["eval_accuracy"], **st, label=c["label"])
+            _plots.band(axes[r, 0], epochs, h["loss"], **st, label=c["label"])
+            _plots.band(axes[r, 1], epochs, h["eval_accuracy"], **st, label=c["label"])
             acc[c["label"]] = np.nanmean(h["eval_accuracy"], axis=0)
         title = _harness.sgd_or_adam(opt_name, settings)[1]
-        same = _harness.coinciding(acc, 0.02)
+        same = _plots.coinciding(acc, 0.02)
         axes[r, 0].set(xlabel="epoch", ylabel="training loss (cross-entropy)")
         for ax in axes[r]:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -527,7 +515,7 @@ def _training_figure(curves, configs, settings, out):
     axes[0, 1].legend(
         *axes[0, 0].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1)
     )
-    return _harness.save_figure(fig, out, "vanishing_gradient_training.png")
+    return _plots.save_figure(fig, out, "vanishing_gradient_training.png")
 
 
 def _agree(measured, reference):

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fnnet as fn
-from experiments import _harness, _xor
+from experiments import _harness, _plots, _stats, _xor
 
 CLAIM = (
     "Backprop solves XOR with a 2-2-1 sigmoid network from most small random initial weights, but "
@@ -36,17 +36,6 @@ QUICK = {
     "chunk_size": None,
 }
 FULL = {**QUICK, "seeds": 100_000}
-
-
-def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """The 95% Wilson score interval for a binomial proportion (Wilson 1927)."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
 def make_train_one(settings):
@@ -101,7 +90,7 @@ def _cells(settings, results) -> list[dict]:
             ej = e[i, j]
             solved = ej[ej > 0]
             q = np.percentile(solved, [25, 50, 75]).tolist() if solved.size else [None] * 3
-            lo, hi = wilson(int(solved.size), ej.size)
+            lo, hi = _stats.wilson(int(solved.size), ej.size)
             cells.append(
                 {
                     "range": rho,
@@ -159,7 +148,7 @@ def _short(cell) -> str:
 def _heatmap(frac, settings, out):
     """The fraction of seeds solved per (initial range, optimizer) cell as a heat map, each cell
     labelled with its percentage."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.6))
     im = ax.imshow(frac, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     labels = [o[0].replace(", ", ",\n").replace(" (", "\n(") for o in OPTIMIZERS]
@@ -186,7 +175,7 @@ def _heatmap(frac, settings, out):
         fontsize=10,
     )
     fig.colorbar(im, ax=ax, label="fraction solved")
-    return _harness.save_figure(fig, out, "xor_sweep_solved.png")
+    return _plots.save_figure(fig, out, "xor_sweep_solved.png")
 
 
 def _quartiles(e, settings):
@@ -207,7 +196,7 @@ def _epochs_figure(e, settings, out):
     """Epochs to solve over the solved seeds of every cell: the median, with the quartiles as a
     bar, against the initial range, one series per optimizer (offset sideways so that none hides
     another); the axes span the data."""
-    plt = _harness.pyplot()
+    plt = _plots.pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
     quartiles = _quartiles(e, settings)
     for j, ((name, _, _), q) in enumerate(zip(OPTIMIZERS, quartiles)):
@@ -242,7 +231,7 @@ def _epochs_figure(e, settings, out):
         fontsize=10,
     )
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
-    return _harness.save_figure(fig, out, "xor_sweep_epochs.png")
+    return _plots.save_figure(fig, out, "xor_sweep_epochs.png")
 
 
 def _g(v):

@@ -79,22 +79,6 @@ def test_gradient_check_error_measures():
     assert gc.scaled_differences(off, ref, np.array([-5.0])) == pytest.approx([0.1])
 
 
-def test_digits_experiment_small(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        experiments.digits,
-        "QUICK",
-        {"epochs": 2, "batch_size": 100, "learning_rate": 1e-3, "seeds": 2},
-    )
-    result = _harness.run_experiment(experiments.digits, "quick", str(tmp_path))
-    acc = result["test_accuracy_per_seed"]
-    assert len(acc) == 2 and 0.1 < result["test_accuracy_mean"] <= 1.0
-    assert result["test_accuracy_std"] == pytest.approx(np.std(acc))
-    assert result["verdict"] == ("holds" if min(acc) >= 0.97 else "fails")
-    assert "2 seeds" in result["headline"] and f"{min(acc):.3f}" in result["headline"]
-    assert "2 seeds" in _check_entries(experiments.digits, result)
-    assert (tmp_path / "digits_curves.png").stat().st_size > 0
-
-
 def test_linear_classifier_experiment_small(tmp_path, monkeypatch):
     import experiments.linear_classifier as lc
 
@@ -176,7 +160,7 @@ def test_xor_training_vmapped_equals_per_seed():
 
 
 def test_wilson_interval():
-    from experiments.xor_sweep import wilson
+    from experiments._stats import wilson
 
     lo, hi = wilson(50, 100)
     assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)

@@ -11,7 +11,7 @@ from _markdown import assert_tables_well_formed, table_problems
 import experiments.digits
 import experiments.gradient_check
 from experiments import __main__ as runner
-from experiments import _harness, _report
+from experiments import _harness, _plots, _report
 
 
 def test_runner_discovers_the_experiments_in_the_lectures_order():
@@ -190,7 +190,7 @@ def test_standalone_module_updates_its_section(tmp_path, stand_ins, capsys):
 
 def test_coinciding_groups_curves_that_hide_one_another():
     curves = {"a": [1.0, 2.0], "b": [1.01, 2.01], "c": [1.5, 2.0], "d": [1.04, 2.08]}
-    assert _harness.coinciding(curves, 0.02) == [["a", "b"]]
+    assert _plots.coinciding(curves, 0.02) == [["a", "b"]]
     # relative: within a factor 1 + tol everywhere (d is 4% above a at every point)
-    assert _harness.coinciding(curves, 0.05, relative=True) == [["a", "b", "d"]]
-    assert _harness.coinciding(curves, 0.001) == []
+    assert _plots.coinciding(curves, 0.05, relative=True) == [["a", "b", "d"]]
+    assert _plots.coinciding(curves, 0.001) == []
