@@ -30,6 +30,8 @@ ORDER = (
     ("gpu", "GPUs"),
     ("benchmark", "Speed of many-seed sweeps"),
 )
+# fnnet's own targets, not claims of the lecture: their own table, after the lecture's sections
+PERFORMANCE = ("benchmark",)
 MODES = ("full", "quick")  # fullest first
 REPORT = "REPORT.md"
 
@@ -118,19 +120,63 @@ def provenance(result: dict, modes: list[str]) -> str:
     )
 
 
-def summary(rows: list[tuple[str, dict | None]]) -> list[str]:
-    """The summary table: claim (topic), verdict, key number, link to the section."""
+def summary(rows: list[tuple[str, dict | None]], numbers: dict) -> list[str]:
+    """The table of the lecture's claims: number, claim (linked to its section), verdict, key
+    number, mode."""
     lines = ["| # | claim (section) | verdict | key number | mode |", "|---|---|---|---|---|"]
-    for i, (name, result) in enumerate(rows, start=1):
+    for name, result in rows:
         link = f"[{_cell(topic(name))}](#{_anchor(name)})"
         if result is None:
-            lines.append(f"| {i} | {link} | not run | `python -m experiments {name}` | - |")
+            lines.append(
+                f"| {numbers[name]} | {link} | not run | `python -m experiments {name}` | - |"
+            )
             continue
         lines.append(
-            f"| {i} | {link} | **{_cell(result.get('verdict', '-'))}** | "
+            f"| {numbers[name]} | {link} | **{_cell(result.get('verdict', '-'))}** | "
             f"{_cell(result.get('headline', '-'))} | {result['mode']} |"
         )
     return lines
+
+
+def performance(rows: list[tuple[str, dict | None]], numbers: dict) -> list[str]:
+    """The table of fnnet's own targets: what is measured, the ratio to each peer, whether the
+    target is met, why the target, and where the time goes (from each module's ``performance``)."""
+    lines = [
+        "| # | target (section) | met | measured | why this target | where the time goes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, result in rows:
+        link = f"[{_cell(topic(name))}](#{_anchor(name)})"
+        if result is None:
+            lines.append(
+                f"| {numbers[name]} | {link} | not run | `python -m experiments {name}` | - | - |"
+            )
+            continue
+        module = importlib.import_module(f"experiments.{name}")
+        p = module.performance(result) if hasattr(module, "performance") else {}
+        verdict = result.get("verdict", "-")
+        met = {"holds": "yes", "fails": "no"}.get(verdict, verdict)
+        lines.append(
+            f"| {numbers[name]} | {link} | **{_cell(met)}** | "
+            f"{_cell(p.get('measured', result.get('headline', '-')))} | {_cell(p.get('why', '-'))} "
+            f"| {_cell(p.get('time', '-'))} |"
+        )
+    return lines
+
+
+def settings_table(name: str, result: dict) -> list[str]:
+    """The settings as a two-column table (nested values as compact JSON)."""
+    lines = [
+        f"Settings (`{name}`, {result['mode']}; `FULL` in `experiments/{name}.py` for the full "
+        "ones):",
+        "",
+        "| setting | value |",
+        "|---|---|",
+    ]
+    for key, value in result["settings"].items():
+        shown = value if isinstance(value, (str, int, float)) else json.dumps(value)
+        lines.append(f"| {_cell(key)} | {_cell(shown)} |")
+    return lines + [""]
 
 
 def section(i: int, name: str, result: dict | None, modes: list[str]) -> list[str]:
@@ -151,43 +197,86 @@ def section(i: int, name: str, result: dict | None, modes: list[str]) -> list[st
         "",
         f"**Claim.** {result['claim']}",
         "",
+        *_criterion_lines(module, result),
         *module.report(result),
         "",
     ]
     for fig in result.get("figures", []):
         lines += [f"![{fig}]({name}/{result['mode']}/{fig})", ""]
-    lines += [f"Settings (`{name}`, {result['mode']}): `{result['settings']}`", ""]
+    return lines + settings_table(name, result)
+
+
+def _criterion_lines(module, result) -> list[str]:
+    """The hypothesis and criterion the result was judged by (as recorded in it), with a note
+    where the module's has changed since."""
+    from experiments import _protocol
+
+    recorded = result.get("criterion")
+    if recorded is None:
+        return ["*This result predates its stated criterion: rerun it with `--force`.*", ""]
+    lines = _protocol.Criterion(**recorded).lines()
+    if getattr(module, "CRITERION", None) is not None and module.CRITERION.as_dict() != recorded:
+        lines += ["*The module's criterion has changed since this run: rerun with `--force`.*", ""]
     return lines
 
 
 def write(root: str, names) -> str:
     """Rebuilds ``root/REPORT.md`` from the results on disk for the experiments ``names`` and
-    returns its path. Written atomically: a reader never sees half a report."""
+    returns its path. Written atomically: a reader never sees half a report.
+
+    The report opens with two tables, the lecture's claims and fnnet's own performance targets,
+    then one section per experiment in that order, then the glossary (each term's first use
+    linked to it)."""
+    from experiments import _glossary
     from fnnet import _atomic
 
     names = lecture_order(names)
     found = {name: load(root, name) for name in names}
-    rows = [(name, found[name][0]) for name in names]
-    done = [r for _, r in rows if r is not None]
-    verdicts = {v: 0 for v in ("holds", "partly", "fails")}
-    for r in done:  # and any other verdict, such as "not tested: no GPU"
-        v = r.get("verdict", "no verdict")
-        verdicts[v] = verdicts.get(v, 0) + 1
+    claims = [(n, found[n][0]) for n in names if n not in PERFORMANCE]
+    targets = [(n, found[n][0]) for n in names if n in PERFORMANCE]
+    numbers = {n: i for i, (n, _) in enumerate(claims + targets, start=1)}
     lines = [
         "# fnnet experiments: report",
         "",
-        "Each claim of the lecture, in its order, with the verdict of the fullest run finished "
-        f"in this folder: {len(done)} of {len(names)} run; "
-        + ", ".join(f"{n} {v}" for v, n in verdicts.items())
-        + ". `python -m experiments` runs the quick settings; `--full` the thorough ones.",
+        _count_line(claims),
         "",
-        *summary(rows),
+        *summary(claims, numbers),
+        "",
+        "## fnnet's own performance",
+        "",
+        "Targets fnnet sets itself (not claims of the lecture), measured against peers side by "
+        "side in the same run.",
+        "",
+        *performance(targets, numbers),
         "",
     ]
-    for i, (name, result) in enumerate(rows, start=1):
-        lines += section(i, name, result, found[name][1])
+    for name, result in claims + targets:
+        lines += section(numbers[name], name, result, found[name][1])
+    lines = _glossary.link_first_uses(lines) + _glossary.section()
     os.makedirs(root, exist_ok=True)
     path = os.path.join(root, REPORT)
     text = "\n".join(lines).encode()
     _atomic.write(path, lambda f: f.write(text))
     return path
+
+
+def _count_line(claims) -> str:
+    """The report's first sentence: how many of the lecture's claims ran, and their verdicts."""
+    done = [r for _, r in claims if r is not None]
+    counts: dict[str, int] = {}
+    for r in done:
+        v = r.get("verdict", "no verdict")
+        v = "not tested" if v.startswith("not tested") else v
+        counts[v] = counts.get(v, 0) + 1
+    order = ["holds", "partly", "fails", "inconclusive", "not tested"]
+    shown = ", ".join(
+        f"{counts[v]} {v}" for v in order + sorted(set(counts) - set(order)) if v in counts
+    )
+    not_run = len(claims) - len(done)
+    return (
+        f"The lecture's {len(claims)} claims, in its order, each with the verdict of the fullest "
+        f"run finished in this folder: {shown or 'none run yet'}"
+        + (f"; {not_run} not run yet" if not_run and done else "")
+        + ". Each verdict follows from a criterion stated before the run (in its section). "
+        "`python -m experiments` runs the quick settings; `--full` the thorough ones."
+    )

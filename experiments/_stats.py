@@ -94,12 +94,17 @@ def geometric(x) -> dict:
     }
 
 
-def decimals(spread: float, digits: int = 1, most: int = 6) -> int:
+def decimals(spread: float, digits: int | None = None, most: int = 6) -> int:
     """Decimals that show ``spread`` to ``digits`` significant digits (at most ``most``): the
-    precision a number with that spread deserves."""
+    precision a number with that spread deserves. By default two digits where the spread's first
+    digit is 1 or 2 and one otherwise (the usual rule for quoting an uncertainty); a spread of 0
+    (every seed the same) gets one decimal."""
     if not np.isfinite(spread) or spread <= 0:
-        return min(3, most)
-    return int(min(most, max(0, digits - 1 - math.floor(math.log10(spread)))))
+        return min(1, most)
+    exponent = math.floor(math.log10(spread))
+    if digits is None:
+        digits = 2 if spread / 10.0**exponent < 3 else 1
+    return int(min(most, max(0, digits - 1 - exponent)))
 
 
 def rounded(x: float, spread: float) -> str:

@@ -30,11 +30,27 @@ import jax
 import numpy as np
 
 import fnnet as fn
-from experiments import _harness, _plots
+from experiments import _harness, _plots, _protocol
 
 CLAIM = (
     "Backprop by the chain rule (∂L/∂a = -2(y - a), ∂a/∂z = σ(z)(1 - σ(z)), ∂z/∂θ = x) gives "
     "the exact gradient: equal to jax.grad to float precision and to central differences."
+)
+CRITERION = _protocol.Criterion(
+    hypothesis=(
+        "fnnet's hand-derived chain-rule gradient equals jax.grad's for every network, loss, "
+        "activation and data draw checked, to within float rounding, and agrees with central "
+        "differences in float64."
+    ),
+    rule=(
+        "holds if every check passes: relative error against jax.grad below 1e-5 in float32 and "
+        "1e-10 in float64, and the central-difference check (the difference divided by the "
+        "loss's size, see the glossary's 'scaled |Δ|') below 1e-7 in float64; fails if any one "
+        "check does not. The tolerances are a few hundred units of the last place of each "
+        "float type, far below any error a wrong derivative makes (a wrong factor is an error "
+        "of order 1)."
+    ),
+    kind="exact",
 )
 QUICK = {"n_random": 4, "draws": 8, "seed": 0}
 FULL = {"n_random": 200, "draws": 16, "seed": 0}
@@ -245,6 +261,14 @@ def run(settings, out):
     )
     n = len(cases)
     return {
+        "design": [
+            f"{n} networks: the lecture's 2-2-1 sigmoid/MSE network and {n - 1} random ones "
+            f"(every hidden activation and loss), each at {settings['draws']} random data and "
+            "weight draws, in float32 and float64.",
+            "The hand-derived backprop gradient against jax.grad (relative error) and, in "
+            "float64, against central differences.",
+            "No training and nothing tuned; every check must pass.",
+        ],
         "summary": summary,
         "tolerance": TOLERANCE,
         "cases": rows,

@@ -11,7 +11,7 @@ from _markdown import assert_tables_well_formed, table_problems
 import experiments.digits
 import experiments.gradient_check
 from experiments import __main__ as runner
-from experiments import _harness, _plots, _report
+from experiments import _harness, _plots, _protocol, _report
 
 
 def test_runner_discovers_the_experiments_in_the_lectures_order():
@@ -56,6 +56,12 @@ def _stand_in(monkeypatch, module, *, value, calls):
 
     monkeypatch.setattr(module, "run", run)
     monkeypatch.setattr(module, "report", report)
+    monkeypatch.setattr(
+        module,
+        "CRITERION",
+        _protocol.Criterion(hypothesis="The value is 1.", rule="holds if it is.", kind="exact"),
+        raising=False,
+    )
     monkeypatch.setattr(module, "QUICK", {"tag": "quick"})
     monkeypatch.setattr(module, "FULL", {"tag": "full"})
 
@@ -150,7 +156,36 @@ def test_a_result_records_machine_date_seeds_and_headline(tmp_path, stand_ins):
     assert r["mode"] == "quick" and r["experiment"] == "digits"
 
 
-def test_a_result_without_headline_is_refused(tmp_path, monkeypatch):
+def test_a_verdict_outside_the_protocol_is_refused(tmp_path, stand_ins, monkeypatch):
+    monkeypatch.setattr(
+        experiments.digits,
+        "run",
+        lambda s, o: {"verdict": "looks good", "headline": "h", "seeds": "1 seed"},
+    )
+    with pytest.raises(ValueError, match=r"digits.run: expected a verdict among .*'looks good'"):
+        _harness.run_experiment(experiments.digits, "quick", str(tmp_path))
+
+
+def test_a_module_without_a_criterion_is_refused(tmp_path, stand_ins, monkeypatch):
+    monkeypatch.delattr(experiments.digits, "CRITERION")
+    with pytest.raises(
+        TypeError, match=r"digits: an experiment module needs .*missing \['CRITERION'\]"
+    ):
+        _harness.run_experiment(experiments.digits, "quick", str(tmp_path))
+
+
+def test_a_changed_criterion_reruns_a_cached_result(tmp_path, stand_ins, monkeypatch):
+    _harness.run_experiment(experiments.digits, "quick", str(tmp_path))
+    monkeypatch.setattr(
+        experiments.digits,
+        "CRITERION",
+        _protocol.Criterion(hypothesis="Another.", rule="holds if so.", kind="exact"),
+    )
+    _harness.run_experiment(experiments.digits, "quick", str(tmp_path))
+    assert len(stand_ins) == 2
+
+
+def test_a_result_without_headline_is_refused(tmp_path, stand_ins, monkeypatch):
     monkeypatch.setattr(experiments.digits, "QUICK", {})
     monkeypatch.setattr(experiments.digits, "run", lambda s, o: {"verdict": "holds"})
     with pytest.raises(ValueError, match=r"digits.run: expected a result with .*'headline'"):
@@ -166,10 +201,23 @@ def test_the_report_opens_with_a_well_formed_summary(tmp_path, stand_ins):
     lines = text.splitlines()
     table = [ln for ln in lines[: lines.index("") + 40] if ln.startswith("| ")]
     assert table[0] == "| # | claim (section) | verdict | key number | mode |"
-    assert len(table) == 1 + len(_report.ORDER)
+    assert len(table) == 1 + len(_report.ORDER) - len(_report.PERFORMANCE)
     digits_row = next(r for r in table if "(#digits)" in r)
     assert "**holds**" in digits_row and "value 1 \\| quick" in digits_row
-    assert "2 of 13 run; 2 holds, 0 partly, 0 fails" in text
+    n_claims = len(_report.ORDER) - len(_report.PERFORMANCE)
+    assert f"The lecture's {n_claims} claims" in text
+    assert f"2 holds; {n_claims - 2} not run yet." in text
+    # fnnet's speed is its own table, after the lecture's, not a claim of the lecture
+    perf = lines.index("## fnnet's own performance")
+    assert lines[perf + 4].startswith("| # | target (section) | met |")
+    assert "(#benchmark)" in lines[perf + 6] and "not run" in lines[perf + 6]
+    # each section states its hypothesis and criterion, and its settings as a table
+    digits = _section(text, "digits")
+    assert "**Hypothesis.** The value is 1." in digits
+    assert "**Criterion** (exact). holds if it is." in digits
+    assert "| setting | value |\n|---|---|\n| tag | quick |" in digits
+    # the glossary closes the report
+    assert text.index("## Glossary") > text.index('<a id="benchmark">')
 
 
 def test_table_check_finds_a_row_with_a_missing_cell():

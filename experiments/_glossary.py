@@ -1,0 +1,91 @@
+"""The report's glossary: one line per term a reader may stumble on. ``results/REPORT.md`` ends with
+it and links each term's first use in the report to its line."""
+
+from __future__ import annotations
+
+import re
+
+# term -> definition; a term is matched as a whole word, case-sensitively, in the report's text
+TERMS = {
+    "seed": "one training run's random numbers (initial weights, minibatch order, dropout masks); "
+    "results are given over several seeds to show their spread.",
+    "epoch": "one pass over the training set.",
+    "minibatch": "the few examples one gradient step is computed from.",
+    "gradient step": "one update θ := θ − α ∂J/∂θ (or an optimizer's update); budgets are "
+    "counted in them.",
+    "validation split": "training examples held out from training and used to choose "
+    "(learning rates, the best epoch); the test set is never used to choose anything.",
+    "plateau rule": "the test of convergence: a run has levelled off when no later epoch "
+    "improves its best training loss by more than a stated tolerance, and converged when it "
+    "stayed level for the last part of its budget (each section states the numbers).",
+    "compute-matched": "arms that compete are given the same number of gradient steps, "
+    "pre-training included.",
+    "95% interval": "over seeds: the mean ± Student's t quantile × sd/√n, which covers the "
+    "true mean in 95% of repetitions when seeds are independent.",
+    "paired difference": "the difference of two arms computed seed by seed (both arms start "
+    "from the same initial weights and minibatch order), then averaged; its interval removes "
+    "the variation the arms share.",
+    "Wilson interval": "a 95% interval for a fraction of successes (Wilson 1927), honest for "
+    "fractions near 0 or 1 and for few trials.",
+    "chance": "the accuracy of guessing: 10% for ten balanced classes.",
+    "half_sse": "half the sum of squared errors, ½ Σ (t − y)², the loss of the lecture's "
+    "perceptron and XOR networks.",
+    "MSE": "mean squared error, (1/n) Σ (t − y)².",
+    "softmax cross-entropy": "the classification loss −log softmax(z)_t of the logits z and "
+    "the true class t.",
+    "Xavier": "Xavier (Glorot) initialisation: weights drawn with variance 1/n_in, which keeps "
+    "a tanh or sigmoid layer's outputs at the scale of its inputs (Glorot and Bengio 2010).",
+    "He": "He initialisation: weights drawn with variance 2/n_in, which keeps a ReLU layer's "
+    "outputs at the scale of its inputs (He et al. 2015).",
+    "inverted dropout": "dropout that zeroes each unit with probability p during training and "
+    "divides the survivors by 1 − p, so that the network is used unchanged at test time.",
+    "geometric mean": "the exponential of the mean logarithm: the typical size of numbers that "
+    "span orders of magnitude.",
+    "scaled |Δ|": "the gradient-check error against central differences: |hand − central| "
+    "divided by the loss's own size, max(1, |L|).",
+    "seed-steps/s": "training steps done per second summed over all seeds trained at once: "
+    "the speed of a sweep.",
+    "fraction of peak": "a method's arithmetic per second over the CPU's peak (cores × vector "
+    "lanes × 2 fused multiply-add units × clock).",
+    "ulp": "unit in the last place: the gap between a floating-point number and the next one.",
+}
+
+
+def slug(term: str) -> str:
+    """The anchor of ``term``'s line in the glossary."""
+    return "glossary-" + re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
+
+
+def section(terms=None) -> list[str]:
+    """The glossary as Markdown lines: one anchored line per term, alphabetically."""
+    terms = TERMS if terms is None else terms
+    lines = ['<a id="glossary"></a>', "", "## Glossary", ""]
+    for term in sorted(terms, key=str.lower):
+        lines += [f'<a id="{slug(term)}"></a>**{term}**: {terms[term]}', ""]
+    return lines
+
+
+def _pattern(term: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w\[/#-]){re.escape(term)}(?![\w\]-])")
+
+
+def link_first_uses(lines: list[str], terms=None) -> list[str]:
+    """``lines`` with the first use of each glossary term linked to its glossary line. Headings,
+    anchors, images and text inside backticks or links are left alone."""
+    terms = TERMS if terms is None else terms
+    todo = set(terms)
+    out = []
+    for line in lines:
+        if not todo or line.startswith(("#", "<a id", "![")):
+            out.append(line)
+            continue
+        pieces = re.split(r"(`[^`]*`|\[[^\]]*\]\([^)]*\))", line)
+        for i in range(0, len(pieces), 2):  # the even pieces lie outside code and links
+            for term in sorted(todo, key=len, reverse=True):
+                m = _pattern(term).search(pieces[i])
+                if m:
+                    a, b = m.span()
+                    pieces[i] = f"{pieces[i][:a]}[{pieces[i][a:b]}](#{slug(term)}){pieces[i][b:]}"
+                    todo.discard(term)
+        out.append("".join(pieces))
+    return out
