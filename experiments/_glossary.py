@@ -47,6 +47,21 @@ TERMS = {
     "the speed of a sweep.",
     "fraction of peak": "a method's arithmetic per second over the CPU's peak (cores × vector "
     "lanes × 2 fused multiply-add units × clock).",
+    "pass": "one sweep over all training examples (an epoch): n/B gradient steps for batch "
+    "size B.",
+    "full-batch gradient descent": "every step uses the gradient over the whole training set: "
+    "one step per pass.",
+    "one at a time": "batch size 1: one step per training example.",
+    "plain SGD": "the update θ := θ − α g with no momentum and no adaptive step sizes.",
+    "learning rate": "α, the step-size factor of an update.",
+    "tuning seeds": "seeds used only to choose an arm's learning rate, apart from the seeds the "
+    "verdict is judged on.",
+    "time to target": "passes until the validation loss first reaches the target, times the "
+    "arm's measured seconds per pass (compiling excluded).",
+    "paired log ratio": "the per-seed log of one arm's time over another's, for seeds that "
+    "share their initial weights; its mean is the log of the geometric mean ratio.",
+    "geometric sd": "exp of the standard deviation of the logs: a spread by which to multiply "
+    "and divide a geometric mean.",
     "ulp": "unit in the last place: the gap between a floating-point number and the next one.",
 }
 
