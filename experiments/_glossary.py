@@ -62,6 +62,25 @@ TERMS = {
     "share their initial weights; its mean is the log of the geometric mean ratio.",
     "geometric sd": "exp of the standard deviation of the logs: a spread by which to multiply "
     "and divide a geometric mean.",
+    "data seed": "one random draw of the noisy-insect data set; every learning rate runs on the "
+    "same data seeds.",
+    "var(A)": "the variance of the slope A over a run's last updates: how much the last examples "
+    "move the line.",
+    "perceptron convergence theorem": "on data that some line separates with margin γ, the "
+    "perceptron rule makes finitely many mistakes, at most (R/γ)² from zero weights (Novikoff "
+    "1962).",
+    "margin": "the largest, over lines through the augmented inputs (1, x1, x2) with unit weight "
+    "vector, of the smallest signed distance of a gate's four points from the line; 0 when no "
+    "line separates them.",
+    "Novikoff bound": "the most mistakes the perceptron rule can make from a given start, from "
+    "the convergence theorem's two inequalities.",
+    "init ±ρ": "weights and biases drawn uniform in [−ρ, ρ]: an initial range, not an error bar.",
+    "still rising": "a solved fraction that has not levelled off under the plateau rule (applied "
+    "to the fraction of seeds not yet solved): a longer budget would solve more.",
+    "median's 95% interval": "the order statistics x_(j) and x_(n−j+1), j the 2.5% quantile of "
+    "Binomial(n, ½), which hold the true median with probability at least 95%.",
+    "momentum": "SGD whose step is an exponentially decaying sum of past gradients (here with "
+    "coefficient 0.9).",
     "ulp": "unit in the last place: the gap between a floating-point number and the next one.",
 }
 

@@ -1,13 +1,19 @@
 """The classic XOR training run shared by the experiments: a sigmoid MLP on the four XOR points,
 half sum-of-squares loss, full-batch gradient descent with momentum, weights and biases uniform in
 ±scale; solved when every output is within ``tol`` of its target (the set-up of Rumelhart, Hinton
-and Williams 1986; the 0.4 criterion is the usual one of the later XOR studies)."""
+and Williams 1986; the 0.4 criterion is the usual one of the later XOR studies).
+
+Seed i of every XOR study is trained from the key ``fnnet.sweep`` hands seed i
+(:func:`seed_keys`), so that the same configuration gives the same runs in every experiment.
+"""
 
 from __future__ import annotations
 
 import functools
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 import fnnet as fn
@@ -84,3 +90,21 @@ def train(
         "max_error": jnp.max(jnp.abs(a - T)),
         "params": state.params,
     }
+
+
+def seed_keys(n: int):
+    """The keys of seeds 0 .. n - 1 as ``fnnet.sweep.run`` hands them to ``train_one`` with its
+    default key: ``fold_in(key(0), i)``. (n,) keys."""
+    return jax.vmap(lambda i: fn.sweep.seed_key(jax.random.key(0), i))(jnp.arange(n))
+
+
+def unsolved_curve(epoch_solved, epochs: int) -> np.ndarray:
+    """The fraction of runs not yet solved after each epoch 1 .. ``epochs``: ``epoch_solved``
+    (..., seeds) holds each run's first solved epoch or -1 (never); returns (..., epochs). It
+    falls as runs solve the task; where it has levelled off under the plateau rule
+    (``experiments._seeds.plateau``), a longer budget would hardly change the solved fraction."""
+    e = np.asarray(epoch_solved)
+    never = np.where(e > 0, e, epochs + 1)
+    counts = np.apply_along_axis(lambda r: np.bincount(r, minlength=epochs + 2), -1, never)
+    solved_by = np.cumsum(counts[..., 1 : epochs + 1], axis=-1)  # solved at epochs 1 .. e
+    return 1.0 - solved_by / e.shape[-1]
