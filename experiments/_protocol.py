@@ -95,11 +95,6 @@ class Experiment(Protocol):
 ATTRIBUTES = ("CLAIM", "CRITERION", "QUICK", "FULL", "run", "report")
 
 
-def is_experiment(module) -> bool:
-    """Whether ``module`` has every attribute of :class:`Experiment`."""
-    return all(hasattr(module, a) for a in ATTRIBUTES)
-
-
 def check(module) -> None:
     """Raises ``TypeError`` naming what ``module`` lacks or holds of the wrong type."""
     name = getattr(module, "__name__", repr(module))

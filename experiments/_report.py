@@ -37,8 +37,9 @@ REPORT = "REPORT.md"
 
 
 def discover() -> list[str]:
-    """Every experiment module, in the lecture's order: a module of this package that has the
-    attributes of ``experiments._protocol.Experiment``."""
+    """Every experiment module, in the lecture's order: a public module of this package that
+    states a ``CLAIM``; each is checked against ``experiments._protocol.Experiment`` (a module
+    that lacks part of it raises ``TypeError``, naming what)."""
     import pkgutil
 
     import experiments
@@ -49,7 +50,8 @@ def discover() -> list[str]:
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"experiments.{info.name}")
-        if _protocol.is_experiment(module):
+        if hasattr(module, "CLAIM"):
+            _protocol.check(module)
             names.append(info.name)
     return lecture_order(names)
 
