@@ -47,8 +47,7 @@ TERMS = {
     "the speed of a sweep.",
     "fraction of peak": "a method's arithmetic per second over the CPU's peak (cores × vector "
     "lanes × 2 fused multiply-add units × clock).",
-    "pass": "one sweep over all training examples (an epoch): n/B gradient steps for batch "
-    "size B.",
+    "pass": "one sweep over all training examples (an epoch): n/B gradient steps for batch size B.",
     "full-batch gradient descent": "every step uses the gradient over the whole training set: "
     "one step per pass.",
     "one at a time": "batch size 1: one step per training example.",
@@ -81,6 +80,19 @@ TERMS = {
     "Binomial(n, ½), which hold the true median with probability at least 95%.",
     "momentum": "SGD whose step is an exponentially decaying sum of past gradients (here with "
     "coefficient 0.9).",
+    "AdaGrad": "divides each weight's step by the square root of that weight's summed squared "
+    "gradients, so steps shrink over time (Duchi et al. 2011).",
+    "RMSProp": "like AdaGrad with a decaying average of squared gradients (Tieleman and Hinton "
+    "2012).",
+    "Adam": "momentum's average of gradients divided by the square root of RMSProp's average of "
+    "squared gradients, both corrected for their start at zero (Kingma and Ba 2015).",
+    "nats": "units of a cross-entropy computed with natural logarithms.",
+    "speed-up over SGD": "SGD's steps to the target loss divided by a rule's, on the same seed.",
+    "grid edge": "a tuned value at the smallest or largest value of its grid, where the best "
+    "value may lie outside it.",
+    "evaluation seeds": "the seeds a verdict is judged on, apart from the tuning seeds.",
+    "best validation epoch": "the epoch of highest validation accuracy; test accuracy is read "
+    "there.",
     "ulp": "unit in the last place: the gap between a floating-point number and the next one.",
 }
 

@@ -223,14 +223,14 @@ def path(value, name: str = "path") -> str:
     return value
 
 
-def require(module: str, package: str):
+def require(module: str, package: str, extra: str = "experiments", needed_by: str = "here"):
     """Imports an optional module, or fails naming the extra that installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as e:
         raise ImportError(
-            f"{package} is needed here and is not installed; install fnnet's 'experiments' "
-            f"extra: pip install 'fnnet[experiments]' (or pip install {package})"
+            f"{package} is needed {needed_by} and is not installed; install fnnet's '{extra}' "
+            f"extra: pip install 'fnnet[{extra}]' (or pip install {package})"
         ) from e
 
 

@@ -73,8 +73,9 @@ def names() -> tuple[str, ...]:
 def get(activation: str | Activation, *, argument: str = "activation") -> Activation:
     """Looks an activation up by name, or returns an :class:`Activation` unchanged.
 
-    >>> get("sigmoid").name
-    'sigmoid'
+    Examples:
+      >>> get("sigmoid").name
+      'sigmoid'
 
     Raises:
       ValueError: for an unknown name, listing the valid ones.

@@ -49,7 +49,8 @@ def value_and_grad(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None)
       X: (batch, n_in) inputs.
       T: (batch, n_out) targets, or (batch,) integer labels for ``softmax_cross_entropy``.
       loss: a name in ``fnnet.losses.names()`` or an :class:`fnnet.losses.Loss`.
-      dropout, key: dropout rate and the key of its masks, as in :meth:`fnnet.MLP.forward`.
+      dropout: the dropout rate, as in :meth:`fnnet.MLP.forward`.
+      key: the PRNG key of the dropout masks, as in :meth:`fnnet.MLP.forward`.
 
     Returns:
       ``(L, grads)`` with ``grads`` in the structure of ``params``, equal to
@@ -86,13 +87,14 @@ def autodiff(net: MLP, params, X, T, loss="mse", *, dropout=0.0, key=None):
     the reference that :func:`value_and_grad` is checked against, with the same signature, so
     either can be handed to :func:`fnnet.train.fit` as ``grads``.
 
-    >>> import jax, fnnet as fn
-    >>> net = fn.MLP((2, 2, 1)); X, T = fn.data.logic_gate("xor")
-    >>> p = net.init(jax.random.key(0))
-    >>> a, b = autodiff(net, p, X, T)[1], value_and_grad(net, p, X, T)[1]
-    >>> all(bool(jax.numpy.allclose(x, y, atol=1e-6)) for x, y in zip(jax.tree.leaves(a),
-    ...                                                                 jax.tree.leaves(b)))
-    True
+    Examples:
+      >>> import jax, fnnet as fn
+      >>> net = fn.MLP((2, 2, 1)); X, T = fn.data.logic_gate("xor")
+      >>> p = net.init(jax.random.key(0))
+      >>> a, b = autodiff(net, p, X, T)[1], value_and_grad(net, p, X, T)[1]
+      >>> all(bool(jax.numpy.allclose(x, y, atol=1e-6)) for x, y in zip(jax.tree.leaves(a),
+      ...                                                                 jax.tree.leaves(b)))
+      True
     """
     loss = losses.get(loss)
     X, T = _finite_batch(net, loss, X, T)

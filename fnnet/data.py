@@ -29,9 +29,10 @@ GATES = {
 def logic_gate(name: str, dtype=np.float32):
     """The truth table of a two-input gate, rows (x1, x2) = 00, 01, 10, 11.
 
-    >>> X, T = logic_gate("xor")
-    >>> T.ravel().tolist()
-    [0.0, 1.0, 1.0, 0.0]
+    Examples:
+      >>> X, T = logic_gate("xor")
+      >>> T.ravel().tolist()
+      [0.0, 1.0, 1.0, 0.0]
 
     Args:
       name: ``"and"``, ``"or"``, ``"nand"`` or ``"xor"`` (any case).

@@ -164,10 +164,11 @@ def save(path: str | os.PathLike, params) -> str:
     The file is written to a temporary name and renamed, so a crash never leaves half a file; it
     gets the mode the user's umask gives new files.
 
-    >>> import os, tempfile, numpy as np
-    >>> path = save(os.path.join(tempfile.mkdtemp(), "w"), {"W": np.ones((2, 3))})
-    >>> path.endswith("w.npz"), load(path)["W"].shape
-    (True, (2, 3))
+    Examples:
+      >>> import os, tempfile, numpy as np
+      >>> path = save(os.path.join(tempfile.mkdtemp(), "w"), {"W": np.ones((2, 3))})
+      >>> path.endswith("w.npz"), load(path)["W"].shape
+      (True, (2, 3))
 
     Raises:
       TypeError: ``params`` is None, or holds something other than the above (a str, an object,

@@ -58,13 +58,13 @@ __all__ = [
     "max_scalar_work",
 ]
 
-Layout, Supports = loop.Layout, loop.Supports
+# one assignment per name, so that the API reference lists each of them here too
+Layout = loop.Layout
+Supports = loop.Supports
 scalar = scalar_layout.scalar
-unstack, restack, map_params = (
-    scalar_layout.unstack,
-    scalar_layout.restack,
-    scalar_layout.map_params,
-)
+unstack = scalar_layout.unstack
+restack = scalar_layout.restack
+map_params = scalar_layout.map_params
 
 # the largest n_examples × n_params "auto" writes out as scalars: set by the layout crossover table
 # of `python -m experiments.benchmark --full` (its rows 4-8-1 sigmoid, 392, and 2-8-8-1 sigmoid, 420)
@@ -206,10 +206,11 @@ def explain(
     :func:`max_scalar_work`, else the matrix layout; the choice lists what it passed over, and
     why. A layout asked for by name or value is taken where it runs the training.
 
-    >>> import fnnet as fn
-    >>> print(explain("auto", fn.MLP((2, 2, 1)), "mse", fn.backprop.dropout(0.5), 4))
-    ... # doctest: +ELLIPSIS
-    matrix (not 'scalar': runs fnnet.backprop.value_and_grad and ... without dropout, ...)
+    Examples:
+      >>> import fnnet as fn
+      >>> print(explain("auto", fn.MLP((2, 2, 1)), "mse", fn.backprop.dropout(0.5), 4))
+      ... # doctest: +ELLIPSIS
+      matrix (not 'scalar': runs fnnet.backprop.value_and_grad and ... without dropout, ...)
 
     Raises:
       ValueError: for an unknown name, or a layout that cannot run the training, naming why.

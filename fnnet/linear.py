@@ -16,10 +16,11 @@ the examples before it is forgotten. A learning rate L moderates the update,
 so each example pulls the line only part of the way and the line settles between the classes,
 with noisy examples moving it less.
 
->>> import jax.numpy as jnp
->>> A, history = fit(0.25, jnp.array([3.0, 1.0]), jnp.array([1.1, 2.9]), lr=0.5)
->>> [round(float(a), 4) for a in history]
-[0.3083, 1.6042]
+Examples:
+  >>> import jax.numpy as jnp
+  >>> A, history = fit(0.25, jnp.array([3.0, 1.0]), jnp.array([1.1, 2.9]), lr=0.5)
+  >>> [round(float(a), 4) for a in history]
+  [0.3083, 1.6042]
 """
 
 from __future__ import annotations
@@ -151,9 +152,10 @@ def targets(points, labels, margin=0.1):
 
     ``points`` (n, 2), ``labels`` (n,) each 0 or 1, ``margin`` a real number >= 0.
 
-    >>> import jax.numpy as jnp
-    >>> [round(float(v), 4) for v in targets(jnp.array([[3.0, 1.0], [1.0, 3.0]]), jnp.array([0, 1]))]
-    [1.1, 2.9]
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> [round(float(v), 4) for v in targets(jnp.array([[3.0, 1.0], [1.0, 3.0]]), jnp.array([0, 1]))]
+      [1.1, 2.9]
     """
     points = _checks.finite(_points(points), "points")
     labels = _checks.real(labels, "labels")

@@ -39,13 +39,14 @@ class MLP:
         :class:`~fnnet.activations.Activation`.
       output: activation of the output layer (``"identity"`` for logits or regression).
 
-    >>> import jax, fnnet as fn
-    >>> net = fn.MLP((2, 2, 1))
-    >>> params = net.init(jax.random.key(0))
-    >>> [p["W"].shape for p in params]
-    [(2, 2), (2, 1)]
-    >>> net.apply(params, jax.numpy.zeros((4, 2))).shape
-    (4, 1)
+    Examples:
+      >>> import jax, fnnet as fn
+      >>> net = fn.MLP((2, 2, 1))
+      >>> params = net.init(jax.random.key(0))
+      >>> [p["W"].shape for p in params]
+      [(2, 2), (2, 1)]
+      >>> net.apply(params, jax.numpy.zeros((4, 2))).shape
+      (4, 1)
     """
 
     sizes: tuple[int, ...]
@@ -109,9 +110,10 @@ class MLP:
     def describe(self) -> str:
         """The network in the lecture's words, with its parameter count.
 
-        >>> import fnnet as fn
-        >>> fn.MLP((2, 2, 1)).describe()
-        '2-layer network (1-hidden-layer network) 2-2-1, hidden sigmoid, output sigmoid, 9 parameters'
+        Examples:
+          >>> import fnnet as fn
+          >>> fn.MLP((2, 2, 1)).describe()
+          '2-layer network (1-hidden-layer network) 2-2-1, hidden sigmoid, output sigmoid, 9 parameters'
         """
         n_hidden = self.n_layers - 1
         acts = f"hidden {self.hidden.name}, " if n_hidden else ""

@@ -144,13 +144,14 @@ def combine(hidden, output):
 
     XOR = AND(OR(x1, x2), NAND(x1, x2)), the lecture's "2 single layer perceptrons":
 
-    >>> import jax.numpy as jnp
-    >>> OR = {"w": jnp.array([1.0, 1.0]), "b": jnp.array(-0.5)}
-    >>> NAND = {"w": jnp.array([-1.0, -1.0]), "b": jnp.array(1.5)}
-    >>> AND = {"w": jnp.array([1.0, 1.0]), "b": jnp.array(-1.5)}
-    >>> net, params = combine([OR, NAND], AND)
-    >>> net.apply(params, jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])).ravel().tolist()
-    [0.0, 1.0, 1.0, 0.0]
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> OR = {"w": jnp.array([1.0, 1.0]), "b": jnp.array(-0.5)}
+      >>> NAND = {"w": jnp.array([-1.0, -1.0]), "b": jnp.array(1.5)}
+      >>> AND = {"w": jnp.array([1.0, 1.0]), "b": jnp.array(-1.5)}
+      >>> net, params = combine([OR, NAND], AND)
+      >>> net.apply(params, jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])).ravel().tolist()
+      [0.0, 1.0, 1.0, 0.0]
     """
     if not isinstance(hidden, (list, tuple)) or not hidden:
         raise TypeError(f"hidden: expected a non-empty list of perceptrons, got {hidden!r}")

@@ -53,7 +53,8 @@ def autoencoders(
       net: the deep network to initialise (at least one hidden layer).
       key: PRNG key.
       X: (n, n_in) training inputs (no labels).
-      epochs, batch_size: of each autoencoder's training.
+      epochs: of each autoencoder's training.
+      batch_size: of each autoencoder's training.
       optimizer: optax optimizer (default ``optax.adam(1e-3)``, one shared object).
       init_scheme: for the autoencoders and the output layer (default: ``net.init``'s).
 

@@ -43,8 +43,9 @@ class Record(NamedTuple):
         after which it held, or -1. E.g. XOR's "every output within 0.4 of its target":
         ``lambda a, T: jnp.all(jnp.abs(a - T) < 0.4)``. Training goes on for all epochs.
 
-    >>> Record(history="final").history
-    'final'
+    Examples:
+      >>> Record(history="final").history
+      'final'
     """
 
     history: str = "epoch"

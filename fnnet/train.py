@@ -41,8 +41,9 @@ __all__ = [
 def sgd_update(params, grads, lr):
     """The lecture's update θ := θ - α ∂J/∂θ, leaf by leaf; equal to one step of ``optax.sgd(lr)``.
 
-    >>> sgd_update({"w": 1.0}, {"w": 0.5}, lr=0.1)["w"]
-    0.95
+    Examples:
+      >>> sgd_update({"w": 1.0}, {"w": 0.5}, lr=0.1)["w"]
+      0.95
     """
     _checks.positive(lr, "lr")
     return jax.tree.map(lambda p, g: p - lr * g, params, grads)

@@ -16,12 +16,13 @@ is known to jaxlib 0.10 and refused by 0.12), so nothing asks XLA for one on tru
 fnnet's own programs take compiler options only; the test suite (``conftest.py``) asks for its
 process flags through :func:`accepted_flags`.
 
->>> import jax
->>> options = compiler_options({"xla_backend_optimization_level": 1, "xla_no_such_option": 1})
->>> options
-{'xla_backend_optimization_level': 1}
->>> float(jax.jit(lambda x: x + 1, compiler_options=options)(1.0))
-2.0
+Examples:
+  >>> import jax
+  >>> options = compiler_options({"xla_backend_optimization_level": 1, "xla_no_such_option": 1})
+  >>> options
+  {'xla_backend_optimization_level': 1}
+  >>> float(jax.jit(lambda x: x + 1, compiler_options=options)(1.0))
+  2.0
 """
 
 from __future__ import annotations

@@ -119,7 +119,9 @@ def test_data_scaling_small(tmp_path, monkeypatch):
     for m in result["models"].values():
         assert m["plateau"]["n_runs"] == 3 * 2 and np.array(m["plateau"]["epoch"]).shape == (3, 2)
     converged = all(m["plateau"]["n_converged"] == 6 for m in result["models"].values())
-    assert result["verdict"] == (_protocol.combine(result["parts"]) if converged else "inconclusive")
+    assert result["verdict"] == (
+        _protocol.combine(result["parts"]) if converged else "inconclusive"
+    )
     assert (tmp_path / "data_scaling.png").stat().st_size > 0
     for k in ("headline", "seeds"):
         assert isinstance(result[k], str) and result[k]

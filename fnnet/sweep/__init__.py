@@ -29,7 +29,7 @@ that names its path and the reason, and is computed again. A rerun with other se
 whose chunks have no readable settings; use another folder, or :func:`clear` to start afresh.
 One JAX computes a sweep: a rerun under another JAX or jaxlib version is refused too, naming both
 versions, since XLA may compile the same program otherwise and the resumed sweep would mix chunks
-that differ in the last bits (README's Sweeps section gives a measured case). To load or finish
+that differ in the last bits (the docs' Sweeps page gives a measured case). To load or finish
 a sweep, install the versions it names.
 Settings are created exclusively: of two runs with different settings started together on one
 folder, the later one gets that error. A folder that cannot be written is refused before any
@@ -39,7 +39,9 @@ belongs, named with its path. A write that fails (a full disk, a file-size limit
 no temporary file is left, and a rerun resumes. :func:`status` reports a folder's verified
 progress; :func:`clear` refuses while a sweep runs there (``run`` holds a lock on the settings
 file while it runs, where the filesystem has file locks) or a writer may still write a temporary
-file there (one of a live process of this host, or another host's younger than an hour).
+file there (one of a live process of this host, or another host's younger than an hour). From a
+shell: ``python -m fnnet.sweep status OUT`` and ``python -m fnnet.sweep clear OUT`` (which asks
+first unless given ``--yes``).
 
 What identifies a sweep, and what does not. The fingerprint is the text of the program JAX traces
 for one seed, with every array it closes over; a Python callback inside it (``jax.pure_callback``,
@@ -81,6 +83,10 @@ memory need, fitted from two small compilations), on CPU :data:`CHUNK_SEEDS`. On
 device and several cores, each chunk is split into equal parts run concurrently from threads, one
 per core (:func:`cpu_parts`), and the parts' results concatenated.
 
+Analysis. :meth:`Results.to_xarray` labels the results (an ``xarray.Dataset`` whose dimensions
+are the grid's names and ``"seed"``), :meth:`Results.to_dataframe` gives one row per grid point
+and seed (pandas); both need fnnet's ``analysis`` extra.
+
 Reproducibility. Reruns of one sweep on one machine (same chunk size, device count and core
 count) are bitwise equal on a deterministic backend (XLA on CPU; on GPU set
 ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``), so a resumed sweep equals an uninterrupted one.
@@ -88,14 +94,15 @@ Across chunk sizes, device and core counts, results agree to float rounding but 
 bitwise: XLA compiles the program for the number of seeds per device, which can change the last
 bit of a reduction or a matmul, and training can amplify it. Compare such runs with a tolerance.
 
->>> import jax, jax.numpy as jnp, numpy as np
->>> def train_one(key, scale):
-...     return {"x": jnp.sqrt(scale) * jax.random.normal(key)}  # NaN where scale < 0
->>> r = run(train_one, 8, grid={"scale": np.array([1.0, 4.0, -1.0])}, progress=False)
->>> r.values["x"].shape, r.diverged.shape
-((3, 8), (3, 8))
->>> bool(np.all(r.values["x"][1] == 2 * r.values["x"][0])), bool(np.all(r.diverged[2]))
-(True, True)
+Examples:
+  >>> import jax, jax.numpy as jnp, numpy as np
+  >>> def train_one(key, scale):
+  ...     return {"x": jnp.sqrt(scale) * jax.random.normal(key)}  # NaN where scale < 0
+  >>> r = run(train_one, 8, grid={"scale": np.array([1.0, 4.0, -1.0])}, progress=False)
+  >>> r.values["x"].shape, r.diverged.shape
+  ((3, 8), (3, 8))
+  >>> bool(np.all(r.values["x"][1] == 2 * r.values["x"][0])), bool(np.all(r.diverged[2]))
+  (True, True)
 """
 
 from fnnet.sweep._arguments import seed_key

@@ -51,11 +51,12 @@ def seed_key(key, i):
     It depends on ``(key, i)`` only, so one seed of a sweep is reproduced alone by
     ``train_one(seed_key(key, i), **hparams)``.
 
-    >>> import jax
-    >>> k = seed_key(jax.random.key(0), 3)
-    >>> bool(jax.random.key_data(k).tolist() == jax.random.key_data(
-    ...     jax.random.fold_in(jax.random.key(0), 3)).tolist())
-    True
+    Examples:
+      >>> import jax
+      >>> k = seed_key(jax.random.key(0), 3)
+      >>> bool(jax.random.key_data(k).tolist() == jax.random.key_data(
+      ...     jax.random.fold_in(jax.random.key(0), 3)).tolist())
+      True
     """
     if isinstance(i, (jax.Array, np.ndarray, np.generic)):
         if not jnp.issubdtype(i.dtype, jnp.integer) or i.shape != ():

@@ -33,7 +33,7 @@ __all__ = [
 
 CHUNK_SEEDS = 4096
 """The default chunk on CPU: at most this many seeds per compiled call (rounded up to the device
-count). Set by the CPU chunk sizes compared in README's Sweeps section; timed by
+count). Set by the CPU chunk sizes compared on the docs' Sweeps page; timed by
 ``python -m experiments.benchmark``'s ``sweep_plain`` row."""
 
 MEMORY_FRACTION = 0.5

@@ -74,11 +74,12 @@ def status(out: str | os.PathLike) -> Status:
     return Status(settings, tuple(finished), tuple(missing), tuple(damaged))
 
 
-def clear(out: str | os.PathLike) -> tuple[str, ...]:
+def clear(out: str | os.PathLike, *, dry_run: bool = False) -> tuple[str, ...]:
     """Removes the sweep in folder ``out`` so that the next :func:`run` starts afresh: its
     ``settings.json``, its ``chunks/p{point}-c{chunk}.npz`` and temporary files that killed
     writers left. Other files stay, and so does the folder. Returns the removed paths (none where
-    ``out`` does not exist).
+    ``out`` does not exist). With ``dry_run=True`` it removes nothing and returns the paths it
+    would remove, after the same checks (it refuses where it would refuse).
 
     Raises:
       ValueError: when ``out`` is a file, or a folder that holds neither a ``chunks`` folder nor
@@ -90,6 +91,8 @@ def clear(out: str | os.PathLike) -> tuple[str, ...]:
       IsADirectoryError: naming a directory where a chunk or the settings belong; nothing is
         removed then.
     """
+    if not isinstance(dry_run, bool):
+        raise TypeError(f"dry_run: expected True or False, got {dry_run!r}")
     out = check_out(out, 1)
     if out is None or not os.path.exists(out):
         return ()
@@ -100,6 +103,8 @@ def clear(out: str | os.PathLike) -> tuple[str, ...]:
     with _exclusive(out):
         paths = _own_paths(out, chunks)
         _require_no_writer(out, paths)
+        if dry_run:
+            return tuple(paths)
         for path in paths:
             with contextlib.suppress(FileNotFoundError):  # a writer renamed it meanwhile
                 os.unlink(path)

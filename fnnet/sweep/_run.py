@@ -22,6 +22,7 @@ from fnnet.sweep._arguments import (
 )
 from fnnet.sweep._chunks import chunk_size_chooser
 from fnnet.sweep._folder import holding
+from fnnet.sweep._labelled import dataframe, dataset
 from fnnet.sweep._peers import Peers, join
 from fnnet.sweep._plan import SweepPlan, plan_run
 from fnnet.sweep._program import (
@@ -59,6 +60,9 @@ class Results(NamedTuple):
       computed: the units this call (this process, with several) computed; the rest were loaded
         from ``out``. Each is ``(grid_index, chunk)``, ``grid_index`` a tuple of indices into
         the grid, ``chunk`` covering seeds ``chunk * chunk_size`` up to the next chunk.
+      settings: what identifies the sweep, as ``out/settings.json`` holds it (its name, program
+        fingerprint, seeds, chunk size, grid, key, results and versions); ``program`` is None
+        where ``run`` had no ``out``. None in results made by hand.
     """
 
     values: Any
@@ -66,6 +70,51 @@ class Results(NamedTuple):
     grid: dict
     n_seeds: int
     computed: tuple
+    settings: dict | None = None
+
+    def to_xarray(self):
+        """The results as an ``xarray.Dataset`` (needs fnnet's ``analysis`` extra).
+
+        One data variable per result leaf, named by its path (``loss``, ``params.0.W``; see
+        below), of dimensions ``(*grid, "seed", *trailing)``: the grid's names in order, then
+        ``"seed"``, then the leaf's own dimensions ``NAME_dim0``, ``NAME_dim1``, ... Every leaf
+        keeps its dtype; its ``path`` attribute is ``jax.tree_util.keystr``'s. ``diverged`` is a
+        bool variable of dimensions ``(*grid, "seed")``. The coordinates are the grid's values
+        and the seed indices 0 .. n_seeds - 1; the attributes are the sweep's settings:
+        ``name``, ``program`` (where ``run`` had an ``out``), ``n_seeds``, ``chunk_size``,
+        ``key_impl``, ``key_data``, ``fnnet_version``, ``jax_version``, ``jaxlib_version``.
+
+        A leaf's name joins its path with dots; results that are not a dict at the top start
+        with ``result`` (a bare array is ``result``, a tuple's leaves ``result.0``, ...).
+        ``Dataset.to_netcdf`` writes it whole (with the ``h5netcdf`` or ``netCDF4`` engine:
+        netCDF3 has no 64-bit integers).
+
+        Returns:
+          ``xarray.Dataset``.
+
+        Raises:
+          ImportError: where xarray is not installed, naming the extra that installs it.
+          ValueError: where two names coincide (a grid name ``"seed"``, a leaf named like a
+            grid name or ``"diverged"``), naming them.
+        """
+        return dataset(self)
+
+    def to_dataframe(self):
+        """The results in pandas' long form: one row per grid point and seed, in C order (the
+        seed fastest). Columns: the grid's names (their values), ``seed``, one column per result
+        leaf named as in :meth:`to_xarray` (a leaf with trailing dimensions gives one column per
+        element, ``NAME[i,j]``), and ``diverged``; each keeps its dtype. ``DataFrame.attrs``
+        holds the settings, as :meth:`to_xarray`'s attributes. Needs pandas (fnnet's
+        ``analysis`` extra).
+
+        Returns:
+          ``pandas.DataFrame``.
+
+        Raises:
+          ImportError: where pandas is not installed, naming the extra that installs it.
+          ValueError: where two names coincide, as in :meth:`to_xarray`.
+        """
+        return dataframe(self)
 
 
 class _Gather(NamedTuple):
@@ -239,7 +288,8 @@ def run(
       progress: show a tqdm bar counting seeds (needs tqdm).
 
     Returns:
-      :class:`Results`: ``values``, ``diverged``, ``grid``, ``n_seeds``, ``computed``.
+      :class:`Results`: ``values``, ``diverged``, ``grid``, ``n_seeds``, ``computed``,
+      ``settings``; ``to_xarray()`` and ``to_dataframe()`` label them for analysis.
 
     Raises:
       TypeError, ValueError: for bad arguments, each naming the argument, what was expected and
@@ -279,16 +329,17 @@ def _sweep(peers: Peers, train_one, n_seeds, grid, key, chunk_size, out, name, p
     default = chunk_size_chooser(jitted.lower, key, grid, n_seeds, devices, wanted, smallest)
     plan = plan_run(grid, n_seeds, chunk_size, stored, len(devices), default)
     program = build_program(jitted, plan, key, devices)
+    hparams = plan.hparams((0,) * len(grid))
+    program_digest = None if out is None else fingerprint(train_one, seed_key(key, 0), hparams)
+    settings = sweep_settings(name, program_digest, plan, key, program.results)
     store = None
     if out is not None:
-        program_digest = fingerprint(train_one, seed_key(key, 0), plan.hparams((0,) * len(grid)))
-        settings = sweep_settings(name, program_digest, plan, key, program.results)
         peers.agree_on_settings(settings, None if stored is None else digest(stored), out)
         store = open_store(out, settings, stored, len(plan.units()))
     with holding(out):
         gather, todo = _fill(store, plan, program, key, peers, name, progress)
     values = jax.tree.unflatten(program.treedef, gather.values)
-    return Results(values, gather.diverged, grid, n_seeds, tuple(todo))
+    return Results(values, gather.diverged, grid, n_seeds, tuple(todo), settings)
 
 
 def _fill(

@@ -22,8 +22,9 @@ FORMAT = 2
 VERSIONS = ("jax", "jaxlib")
 
 
-def sweep_settings(name: str, fingerprint: str, plan: SweepPlan, key, results: list) -> dict:
-    """What identifies a sweep; ``results`` describes its result leaves."""
+def sweep_settings(name: str, fingerprint: str | None, plan: SweepPlan, key, results: list) -> dict:
+    """What identifies a sweep; ``results`` describes its result leaves. ``fingerprint`` is None
+    for a sweep without a folder (it is computed only to verify one)."""
     return {
         "format": FORMAT,
         "name": name,
