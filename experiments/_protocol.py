@@ -115,16 +115,20 @@ def check(module) -> None:
 
 def combine(parts: dict) -> str:
     """The verdict of a claim made of several parts, from each part's verdict (name -> verdict):
-    ``holds`` if every part holds; ``partly`` if some hold and some do not; else ``fails`` if any
-    part fails; else ``inconclusive``."""
+    ``holds`` if every part holds; ``partly`` if some part holds (or partly holds) and some part
+    fails (or partly holds); ``fails`` if no part holds and some part fails; else
+    ``inconclusive`` (a part the measurement cannot decide leaves the claim undecided, even where
+    the other parts hold)."""
     verdicts = list(parts.values())
     bad = [v for v in verdicts if v not in VERDICTS]
     if bad or not verdicts:
         raise ValueError(f"parts: expected verdicts among {VERDICTS}, got {verdicts!r}")
     if all(v == "holds" for v in verdicts):
         return "holds"
-    if any(v == "holds" for v in verdicts):
+    some_hold = any(v in ("holds", "partly") for v in verdicts)
+    some_fail = any(v in ("fails", "partly") for v in verdicts)
+    if some_hold and some_fail:
         return "partly"
-    if any(v == "fails" for v in verdicts):
+    if some_fail:
         return "fails"
     return "inconclusive"

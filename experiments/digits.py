@@ -63,7 +63,7 @@ CRITERION = _protocol.Criterion(
         "arm's training loss has not levelled off (plateau rule) on every evaluation seed, or "
         "where a run that missed the target (counted at its whole budget, a lower bound on its "
         "time) is all that favours its arm. The verdict: holds if both parts hold, partly if one "
-        "holds, fails if neither holds and one fails, else inconclusive."
+        "holds and the other fails, fails if neither holds and one fails, else inconclusive."
     ),
     kind="comparison",
     source=(

@@ -31,8 +31,8 @@ CRITERION = _protocol.Criterion(
         "rate) and moves the slope A less."
     ),
     rule=(
-        "Three parts, combined: holds if all hold, partly if some do, else fails if one fails, "
-        "else inconclusive. Book (exact): the book's "
+        "Three parts, combined: holds if all hold, partly if some hold and some fail, fails "
+        "if none holds and some fail, else inconclusive. Book (exact): the book's "
         "slopes are reproduced to 5e-5, the final error on the last example is 0 (below 1e-6) and "
         "the final A is the same from a start of 1.0, and L = 0.5 classifies both insects "
         "correctly. Accuracy (effect): for each L < 1, the paired difference over data seeds of "

@@ -46,8 +46,8 @@ CRITERION = _protocol.Criterion(
         "sigmoid network trained by backprop solves XOR from most starts."
     ),
     rule=(
-        "Four parts, combined: holds if all hold, partly if some do, else fails if one fails, "
-        "else inconclusive. Separable gates "
+        "Four parts, combined: holds if all hold, partly if some hold and some fail, fails "
+        "if none holds and some fail, else inconclusive. Separable gates "
         "(threshold): every seed of AND, OR and NAND makes at most its Novikoff bound of mistakes "
         "and has an epoch without a mistake within the budget, which is set above the largest "
         "bound over the initial range, so the theorem predicts convergence on every seed; holds "

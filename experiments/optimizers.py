@@ -62,7 +62,7 @@ CRITERION = _protocol.Criterion(
         f"{SMALLEST_SPEEDUP - 1:.0%}, or a loss); else inconclusive. Inconclusive too where a run "
         "of the rule or of SGD misses the target within the budget, or where either tuned rate "
         "lies at the edge of its grid (the best rate may lie beyond). The four parts combine: "
-        "holds if all hold, partly if some hold, else fails if any fails, else inconclusive."
+        "holds if all hold, partly if some hold and some fail, fails if none holds and some fail, else inconclusive."
     ),
     kind="comparison",
     source=(

@@ -39,8 +39,8 @@ CRITERION = _protocol.Criterion(
         "fraction by 20 points or more and the median epochs to solve by a factor 2 or more."
     ),
     rule=(
-        "Five parts, combined: holds if all hold, partly if some do, else fails if one fails, else "
-        "inconclusive. Most starts (threshold): the "
+        "Five parts, combined: holds if all hold, partly if some hold and some fail, fails if "
+        "none holds and some fail, else inconclusive. Most starts (threshold): the "
         "classic cell's 95% Wilson interval lies above 1/2 (holds) or below it in a cell that has "
         "levelled off (fails), else inconclusive. For each factor (range, optimizer) and each "
         "measure (how often, how fast), at each level of the other factor: how often is strong "

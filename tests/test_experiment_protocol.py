@@ -35,7 +35,9 @@ def test_the_protocol_check_names_what_is_missing_or_wrong():
 def test_verdicts_combine_mechanically():
     assert _protocol.combine({"a": "holds", "b": "holds"}) == "holds"
     assert _protocol.combine({"a": "holds", "b": "fails"}) == "partly"
-    assert _protocol.combine({"a": "holds", "b": "inconclusive"}) == "partly"
+    assert _protocol.combine({"a": "holds", "b": "inconclusive"}) == "inconclusive"
+    assert _protocol.combine({"a": "holds", "b": "partly"}) == "partly"
+    assert _protocol.combine({"a": "partly", "b": "inconclusive"}) == "partly"
     assert _protocol.combine({"a": "fails", "b": "inconclusive"}) == "fails"
     assert _protocol.combine({"a": "inconclusive"}) == "inconclusive"
     with pytest.raises(ValueError, match="expected verdicts among"):
