@@ -202,7 +202,7 @@ def test_the_report_opens_with_a_well_formed_summary(tmp_path, stand_ins):
     start = lines.index("| # | claim (section) | verdict | key number | mode |")
     table = lines[start : lines.index("", start)]
     assert table[0] == "| # | claim (section) | verdict | key number | mode |"
-    assert len(table) == 1 + len(_report.ORDER) - len(_report.PERFORMANCE)
+    assert len(table) == 2 + len(_report.ORDER) - len(_report.PERFORMANCE)  # header, rule, rows
     digits_row = next(r for r in table if "(#digits)" in r)
     assert "**holds**" in digits_row and "value 1 \\| quick" in digits_row
     n_claims = len(_report.ORDER) - len(_report.PERFORMANCE)
