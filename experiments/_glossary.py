@@ -93,6 +93,15 @@ TERMS = {
     "evaluation seeds": "the seeds a verdict is judged on, apart from the tuning seeds.",
     "best validation epoch": "the epoch of highest validation accuracy; test accuracy is read "
     "there.",
+    "MNIST-1D": "a small synthetic benchmark of 1-D signals of length 40 in 10 classes, built to "
+    "be hard for simple models (Greydanus 2020).",
+    "dropout rate": "p, the probability that a hidden unit is set to zero at a training step; "
+    "p = 0 is the plain network (Srivastava et al. 2014 write p for keeping a unit).",
+    "train − test gap": "train accuracy minus test accuracy: the over-fitting gap.",
+    "validation-chosen epoch": "the epoch of a run with the highest validation accuracy (early "
+    "stopping); the network from that epoch is the one measured.",
+    "cosine decay": "a learning rate that falls from its peak α to 0 as α(1 + cos(πt/T))/2 over "
+    "the T steps of the budget (Loshchilov and Hutter 2017).",
     "ulp": "unit in the last place: the gap between a floating-point number and the next one.",
 }
 
