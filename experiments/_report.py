@@ -122,20 +122,28 @@ def provenance(result: dict, modes: list[str]) -> str:
     )
 
 
-def summary(rows: list[tuple[str, dict | None]], numbers: dict) -> list[str]:
+def summary(rows: list[tuple[str, dict | None]], numbers: dict, other: dict) -> list[str]:
     """The table of the lecture's claims: number, claim (linked to its section), verdict, key
-    number, mode."""
-    lines = ["| # | claim (section) | verdict | key number | mode |", "|---|---|---|---|---|"]
+    number, mode, and the other mode's verdict where that result is on disk too (``other``:
+    name -> the quick result where the row shows the full one)."""
+    lines = [
+        "| # | claim (section) | verdict | key number | mode | quick mode's verdict |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, result in rows:
         link = f"[{_cell(topic(name))}](#{_anchor(name)})"
         if result is None:
             lines.append(
-                f"| {numbers[name]} | {link} | not run | `python -m experiments {name}` | - |"
+                f"| {numbers[name]} | {link} | not run | `python -m experiments {name}` | - | - |"
             )
             continue
+        quick = other.get(name)
+        beside = "(this row)" if result["mode"] == "quick" else "not run"
+        if quick is not None:
+            beside = _cell(quick.get("verdict", "-"))
         lines.append(
             f"| {numbers[name]} | {link} | **{_cell(result.get('verdict', '-'))}** | "
-            f"{_cell(result.get('headline', '-'))} | {result['mode']} |"
+            f"{_cell(result.get('headline', '-'))} | {result['mode']} | {beside} |"
         )
     return lines
 
@@ -242,7 +250,7 @@ def write(root: str, names) -> str:
         "",
         _count_line(claims),
         "",
-        *summary(claims, numbers),
+        *summary(claims, numbers, {n: _quick(root, n) for n, _ in claims}),
         "",
         "## fnnet's own performance",
         "",
@@ -260,6 +268,16 @@ def write(root: str, names) -> str:
     text = "\n".join(lines).encode()
     _atomic.write(path, lambda f: f.write(text))
     return path
+
+
+def _quick(root: str, name: str) -> dict | None:
+    """The quick result of ``name`` where one is on disk and readable."""
+    try:
+        with open(result_path(root, name, "quick")) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) and result.get("mode") == "quick" else None
 
 
 def _count_line(claims) -> str:

@@ -120,7 +120,11 @@ def test_quick_and_full_live_side_by_side(tmp_path, stand_ins, capsys):
     assert len(stand_ins) == 2, "the quick result was reused, not recomputed"
     err = capsys.readouterr().err
     assert "digits (quick): cached result from " in err and "--force to rerun" in err
-    assert "*full mode" in _section((tmp_path / "REPORT.md").read_text(), "digits")
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "*full mode" in _section(text, "digits")
+    # the summary row shows the full verdict and, beside it, the quick one
+    row = next(ln for ln in text.splitlines() if ln.startswith("| ") and "(#digits)" in ln)
+    assert row.endswith("| value 1 \\| full | full | holds |")
 
 
 def test_a_cached_result_is_announced_with_its_date(tmp_path, stand_ins, capsys, monkeypatch):
@@ -199,9 +203,11 @@ def test_the_report_opens_with_a_well_formed_summary(tmp_path, stand_ins):
     text = (tmp_path / "REPORT.md").read_text()
     assert_tables_well_formed(text)
     lines = text.splitlines()
-    start = lines.index("| # | claim (section) | verdict | key number | mode |")
+    start = lines.index(
+        "| # | claim (section) | verdict | key number | mode | quick mode's verdict |"
+    )
     table = lines[start : lines.index("", start)]
-    assert table[0] == "| # | claim (section) | verdict | key number | mode |"
+    assert table[0].startswith("| # | claim (section) | verdict | key number | mode |")
     assert len(table) == 2 + len(_report.ORDER) - len(_report.PERFORMANCE)  # header, rule, rows
     digits_row = next(r for r in table if "(#digits)" in r)
     assert "**holds**" in digits_row and "value 1 \\| quick" in digits_row
