@@ -44,7 +44,7 @@ a larger network (8-32-32-1 on a regression task) checks that the layout "auto" 
 to XOR, and a crossover of matrix and scalar layouts runs in the plain-script worker.
 
 Every run writes its rates, the machine and the ratios to ``results/benchmark/*/result.json``;
-README's Speed section quotes them.
+the docs' Speed page quotes them.
 """
 
 from __future__ import annotations

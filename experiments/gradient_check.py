@@ -43,12 +43,14 @@ CRITERION = _protocol.Criterion(
         "differences in float64."
     ),
     rule=(
-        "holds if every check passes: relative error against jax.grad below 1e-5 in float32 and "
-        "1e-10 in float64, and the central-difference check (the difference divided by the "
-        "loss's size, see the glossary's 'scaled |Δ|') below 1e-7 in float64; fails if any one "
-        "check does not. The tolerances are a few hundred units of the last place of each "
-        "float type, far below any error a wrong derivative makes (a wrong factor is an error "
-        "of order 1)."
+        "holds if every check passes: relative error against jax.grad below 1e-10 in float64, "
+        "and the central-difference check (the difference divided by the loss's size, see the "
+        "glossary's 'scaled |Δ|') below 1e-7 in float64; in float32, relative error against "
+        "jax.grad below 1e-5, or, where a draw's gradient nearly cancels and float32 rounding "
+        "alone exceeds that, the hand-derived float32 gradient no further from float64's "
+        "jax.grad than 10 times jax.grad's own float32 gradient is; fails if any one check does "
+        "not. The tolerances are a few hundred units of the last place of each float type, far "
+        "below any error a wrong derivative makes (a wrong factor is an error of order 1)."
     ),
     kind="exact",
 )
@@ -60,6 +62,10 @@ HIDDEN = ("identity", "sigmoid", "tanh", "relu")
 CASES_PER_PROGRAM = 8  # networks compiled together: bounds a program's size for FULL
 # a check passes when the hand-derived gradient agrees with the reference within these
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10, "central": 1e-7}
+# a float32 check whose relative error exceeds its tolerance still passes when the hand-derived
+# float32 gradient is no further from the float64 one than this many times jax.grad's float32
+# gradient is: float32 rounding, in a draw whose gradient nearly cancels, not a wrong derivative
+AS_ACCURATE = 10.0
 LECTURE = "the lecture's 2-2-1 sigmoid/MSE network"
 # compiling is most of the run; the programs are tiny, so XLA's backend optimisations don't pay
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
@@ -195,6 +201,10 @@ def _rows(chunk, start: int, g) -> list[dict]:
             hand = g[dt, "hand"][i]
             row = {"case": start + i, **case, "dtype": dt}
             row["vs_jax_grad"] = relative_errors(hand, g[dt, "jax_grad"][i]).tolist()
+            if dt != "float64":  # both float32 gradients against float64's jax.grad
+                truth = g["float64", "jax_grad"][i]
+                row["hand_vs_float64"] = relative_errors(hand, truth).tolist()
+                row["jax_grad_vs_float64"] = relative_errors(g[dt, "jax_grad"][i], truth).tolist()
             if i in g.get((dt, "central"), {}):
                 central, loss = g[dt, "central"][i]
                 row["vs_central_diff"] = scaled_differences(hand, central, loss).tolist()
@@ -229,9 +239,16 @@ def _summarise(rows) -> dict:
     for dt in DTYPES:
         sel = [r for r in rows if r["dtype"] == dt]
         errs = np.concatenate([r["vs_jax_grad"] for r in sel])
+        ok = errs < TOLERANCE[dt]
+        if dt != "float64":
+            hand = np.concatenate([r["hand_vs_float64"] for r in sel])
+            ref = np.concatenate([r["jax_grad_vs_float64"] for r in sel])
+            as_accurate = hand <= AS_ACCURATE * ref
+            ok |= as_accurate
         s = {
             "checks": int(errs.size),
-            "passed": int(np.sum(errs < TOLERANCE[dt])),
+            "passed": int(np.sum(ok)),
+            "passed_by_tolerance": int(np.sum(errs < TOLERANCE[dt])),
             "exact_zeros": int(np.sum(errs == 0)),
             "median_rel_vs_jax_grad": float(np.median(errs)),
             "max_rel_vs_jax_grad": float(errs.max()),
@@ -404,9 +421,15 @@ def _summary_table(result) -> list[str]:
             if "max_vs_central_diff" in r
             else "not taken (float32)"
         )
+        by_tol = r.get("passed_by_tolerance", r["passed"])
+        extra = (
+            f"; {r['passed'] - by_tol} more as accurate as jax.grad's own float32 gradient"
+            if r["passed"] > by_tol
+            else ""
+        )
         lines.append(
-            f"| {dt} | {r['passed']}/{r['checks']} below {TOLERANCE[dt]:g} "
-            f"({r['exact_zeros']} exactly 0) "
+            f"| {dt} | {r['passed']}/{r['checks']} ({by_tol} below {TOLERANCE[dt]:g}{extra}; "
+            f"{r['exact_zeros']} exactly 0) "
             f"| {r['median_rel_vs_jax_grad']:.1e} / {r['max_rel_vs_jax_grad']:.1e} "
             f"| {r['lecture_2_2_1_vs_jax_grad']:.1e} | {cd} |"
         )

@@ -1,5 +1,5 @@
 """Bad input to the public API fails early, with a message that starts with the argument's name and
-a colon (README: "fails before any tracing with an error that names the argument, what was
+a colon (docs/testing.md: "fails before any tracing with an error that names the argument, what was
 expected and what came").
 
 One row per case: ``pytest.param(call, exception type, message prefix, id=...)``. A row marked

@@ -402,3 +402,24 @@ def test_unsolved_curve():
         _xor.unsolved_curve(e, 5),
         [[0.75, 0.75, 0.5, 0.5, 0.25], [1.0, 0.5, 0.5, 0.5, 0.5]],
     )
+
+
+def test_gradient_check_float32_rounding_rule():
+    """A float32 check above its tolerance passes only where the hand-derived gradient is as
+    accurate, against float64, as jax.grad's own float32 gradient (within a factor 10)."""
+    from experiments import gradient_check as gc
+
+    def rows(hand_vs_float64):
+        f32 = {
+            "dtype": "float32",
+            "vs_jax_grad": [0.0, 7e-5],
+            "hand_vs_float64": [1e-7, hand_vs_float64],
+            "jax_grad_vs_float64": [1e-7, 3e-5],
+        }
+        f64 = {"dtype": "float64", "vs_jax_grad": [0.0, 1e-14], "vs_central_diff": [1e-9, 1e-9]}
+        return [f32, f64]
+
+    s = gc._summarise(rows(2e-4))["float32"]
+    assert (s["checks"], s["passed"], s["passed_by_tolerance"]) == (2, 2, 1)
+    s = gc._summarise(rows(4e-4))["float32"]  # more than 10 x jax.grad's error: a wrong gradient
+    assert (s["checks"], s["passed"], s["passed_by_tolerance"]) == (2, 1, 1)
