@@ -102,6 +102,25 @@ TERMS = {
     "stopping); the network from that epoch is the one measured.",
     "cosine decay": "a learning rate that falls from its peak α to 0 as α(1 + cos(πt/T))/2 over "
     "the T steps of the budget (Loshchilov and Hutter 2017).",
+    "gradient ratio": "r = ‖∂L/∂W^(1)‖ / ‖∂L/∂W^(10)‖ at initialisation: the first hidden "
+    "layer's weight-gradient norm over the last one's, with L the mean loss over a batch (or, "
+    "where labelled, per single example).",
+    "per-layer factor": "r^(1/9): the average factor by which the weight gradient changes per "
+    "layer between hidden layer 10 and hidden layer 1.",
+    "N(0, 0.01²)": "weights drawn from a normal distribution with standard deviation 0.01, "
+    "biases 0: the small random initialisation of early deep networks.",
+    "init seed": "one draw of initial weights (and its batch of examples), measured before any "
+    "training.",
+    "factorial": "a design that crosses every level of one factor with every level of another; "
+    "each combination is a cell.",
+    "main effect": "the difference between two levels of one factor, averaged over the levels of "
+    "the other factor, seed by seed.",
+    "saturated": "a sigmoid unit with output below 0.1 or above 0.9, or a tanh unit with |a| > "
+    "0.9, where the derivative is near 0.",
+    "inactive (zero)": "a ReLU unit whose output is 0 for an example; it passes no gradient.",
+    "diverged": "a run whose training loss became NaN or infinite.",
+    "hardly trains": "test accuracy at the validation-chosen epoch whose 95% interval lies below "
+    "chance + 0.1.",
     "ulp": "unit in the last place: the gap between a floating-point number and the next one.",
 }
 
