@@ -121,6 +121,15 @@ TERMS = {
     "diverged": "a run whose training loss became NaN or infinite.",
     "hardly trains": "test accuracy at the validation-chosen epoch whose 95% interval lies below "
     "chance + 0.1.",
+    "autoencoder": "a one-hidden-layer network trained to reproduce its own input; its encoder "
+    "becomes one layer of the deep network.",
+    "greedy layer-wise pre-training": "training one autoencoder per hidden layer in turn, each on "
+    "the codes of the layer below, without labels (Bengio et al. 2007).",
+    "fine-tuning": "supervised training of the whole network on the labels, starting from the "
+    "pre-trained weights.",
+    "checkpoint": "the network as it is after every few epochs, where accuracies are measured.",
+    "reconstruction error fraction": "an autoencoder's error over its inputs' total variance; 1 "
+    "means no better than predicting the mean.",
     "ulp": "unit in the last place: the gap between a floating-point number and the next one.",
 }
 
