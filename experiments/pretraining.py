@@ -83,7 +83,7 @@ CRITERION = _protocol.Criterion(
 )
 QUICK = {
     "hidden": [50, 50, 50, 50, 50],
-    "n_train": None,
+    "n_train": 1500,
     "n_val": 1000,
     "batch_size": 100,
     "pretrain_epochs": 20,
@@ -97,7 +97,7 @@ QUICK = {
     "smallest_effect": 0.01,
     "seed": 0,
 }
-FULL = {**QUICK, "lrs": [0.01, 0.03, 0.1, 0.3, 1.0], "seeds": 8}
+FULL = {**QUICK, "n_train": None, "lrs": [0.01, 0.03, 0.1, 0.3, 1.0], "seeds": 8}
 
 ARMS = ("pretrained", "random")
 LABELS = {"pretrained": "pre-trained (autoencoders)", "random": "random init (Xavier)"}
