@@ -133,9 +133,7 @@ def summary(rows: list[tuple[str, dict | None]], numbers: dict, other: dict) -> 
     for name, result in rows:
         link = f"[{_cell(topic(name))}](#{_anchor(name)})"
         if result is None:
-            lines.append(
-                f"| {numbers[name]} | {link} | not run | `python -m experiments {name}` | - | - |"
-            )
+            lines.append(_not_run(numbers[name], link, name, blanks=2))
             continue
         quick = other.get(name)
         beside = "(this row)" if result["mode"] == "quick" else "not run"
@@ -148,6 +146,11 @@ def summary(rows: list[tuple[str, dict | None]], numbers: dict, other: dict) -> 
     return lines
 
 
+def _not_run(number: int, link: str, name: str, blanks: int) -> str:
+    """A table row for an experiment with no result on disk: the command that runs it."""
+    return f"| {number} | {link} | not run | `python -m experiments {name}` |" + " - |" * blanks
+
+
 def performance(rows: list[tuple[str, dict | None]], numbers: dict) -> list[str]:
     """The table of fnnet's own targets: what is measured, the ratio to each peer, whether the
     target is met, why the target, and where the time goes (from each module's ``performance``)."""
@@ -158,9 +161,7 @@ def performance(rows: list[tuple[str, dict | None]], numbers: dict) -> list[str]
     for name, result in rows:
         link = f"[{_cell(topic(name))}](#{_anchor(name)})"
         if result is None:
-            lines.append(
-                f"| {numbers[name]} | {link} | not run | `python -m experiments {name}` | - | - |"
-            )
+            lines.append(_not_run(numbers[name], link, name, blanks=2))
             continue
         module = importlib.import_module(f"experiments.{name}")
         p = module.performance(result) if hasattr(module, "performance") else {}
