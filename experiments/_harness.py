@@ -65,19 +65,6 @@ def print_result(result: dict) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def sgd_or_adam(name: str, settings: dict):
-    """``optax.sgd(settings["sgd_lr"], momentum=settings["momentum"])`` or
-    ``optax.adam(settings["adam_lr"])``, and its label for reports."""
-    import optax
-
-    if name == "sgd":
-        label = f"SGD lr {settings['sgd_lr']:g}, momentum {settings['momentum']:g}"
-        return optax.sgd(settings["sgd_lr"], momentum=settings["momentum"]), label
-    if name == "adam":
-        return optax.adam(settings["adam_lr"]), f"Adam lr {settings['adam_lr']:g}"
-    raise ValueError(f"optimizers: expected 'sgd' or 'adam', got {name!r}")
-
-
 def progress(iterable=None, *, desc: str, total: int | None = None, unit: str = "it"):
     """A progress bar for the work inside an experiment (its seeds, cells, settings or chunks):
     ``tqdm`` on stderr, nested under the runner's bar and removed when done (``leave=False``).

@@ -84,6 +84,20 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
+def median_interval(x) -> tuple[float, float] | None:
+    """The 95% distribution-free interval of the median of the values ``x``: the order
+    statistics x_(j) and x_(n-j+1), j the 2.5% quantile of Binomial(n, 1/2), which hold the
+    median between them with probability >= 95%. None where ``x`` is empty."""
+    from scipy import stats
+
+    x = np.sort(np.asarray(x, np.float64))
+    n = x.size
+    if n == 0:
+        return None
+    j = max(1, int(stats.binom.ppf(0.025, n, 0.5)))
+    return float(x[j - 1]), float(x[n - j])
+
+
 def geometric(x) -> dict:
     """Geometric mean, min and max over seeds of positive numbers spanning orders of magnitude."""
     x = np.asarray(x, np.float64)

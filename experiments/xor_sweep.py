@@ -120,20 +120,6 @@ def _sweep(settings, out):
     )
 
 
-def median_interval(x) -> tuple[float, float] | None:
-    """The 95% distribution-free interval of the median of the values ``x``: the order
-    statistics x_(j) and x_(n-j+1), j the 2.5% quantile of Binomial(n, 1/2), which hold the
-    median between them with probability >= 95%. None where ``x`` is empty."""
-    from scipy import stats
-
-    x = np.sort(np.asarray(x, np.float64))
-    n = x.size
-    if n == 0:
-        return None
-    j = max(1, int(stats.binom.ppf(0.025, n, 0.5)))
-    return float(x[j - 1]), float(x[n - j])
-
-
 def _cell(e, diverged, epochs: int, rule: dict) -> dict:
     """One cell's summary from its seeds' first solved epochs ``e`` (-1: never)."""
     solved = e[e > 0]
@@ -152,7 +138,7 @@ def _cell(e, diverged, epochs: int, rule: dict) -> dict:
         "levelled_by_epoch": int(plateau["epoch"]),
         "epochs_p25": p25,
         "epochs_median": median,
-        "epochs_median95": median_interval(solved),
+        "epochs_median95": _stats.median_interval(solved),
         "epochs_p75": p75,
         "diverged": int(diverged.sum()),
     }

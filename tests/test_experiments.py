@@ -13,7 +13,7 @@ from _markdown import assert_tables_well_formed
 import experiments.digits
 import experiments.gradient_check
 import fnnet as fn
-from experiments import _harness
+from experiments import _harness, _stats
 
 
 def _check_entries(module, result):
@@ -385,13 +385,11 @@ def test_xor_sweep_calls_fire():
     assert xs._part(["not strong", "undecided"]) == "inconclusive"
 
 
-def test_xor_sweep_median_interval():
-    import experiments.xor_sweep as xs
-
+def test_median_interval():
     # Binomial(100, 1/2): P(B <= 39) < 2.5% <= P(B <= 40), so the 40th and 61st values
-    assert xs.median_interval(np.arange(1, 101)) == (40.0, 61.0)
-    assert xs.median_interval([7]) == (7.0, 7.0)
-    assert xs.median_interval([]) is None
+    assert _stats.median_interval(np.arange(1, 101)) == (40.0, 61.0)
+    assert _stats.median_interval([7]) == (7.0, 7.0)
+    assert _stats.median_interval([]) is None
 
 
 def test_unsolved_curve():
