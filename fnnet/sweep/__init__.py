@@ -79,7 +79,9 @@ results are dropped, and grid values are traced arguments. A chunk's seed axis i
 local devices (``NamedSharding(Mesh(jax.local_devices(), ("seeds",)), PartitionSpec("seeds"))``).
 The chunk size is the one given, else the one stored in ``out``, else :func:`choose_chunk_size`'s:
 on a GPU or TPU as many seeds as fit in half of the devices' free memory (the compiled program's
-memory need, fitted from two small compilations), on CPU :data:`CHUNK_SEEDS`. On a CPU with one
+memory need, fitted from two small compilations), on CPU as many seeds per core as keep a step's
+working set near the core's L2 cache (:func:`cpu_chunk_size`, from ``train_one``'s loop state),
+at least :data:`CHUNK_SEEDS` per chunk. On a CPU with one
 device and several cores, each chunk is split into equal parts run concurrently from threads, one
 per core (:func:`cpu_parts`), and the parts' results concatenated.
 
@@ -107,36 +109,48 @@ Examples:
 
 from fnnet.sweep._arguments import seed_key
 from fnnet.sweep._chunks import (
+    ASSUMED_CACHE_BYTES,
     ASSUMED_FREE_MEMORY,
     CHUNK_SEEDS,
+    MAX_PART_SEEDS,
     MAX_SEEDS_PER_DEVICE,
     MEMORY_FRACTION,
     MIN_PART_SEEDS,
+    WORKING_SET_FACTOR,
     MemoryNeed,
+    cache_bytes,
     choose_chunk_size,
+    cpu_chunk_size,
     cpu_parts,
     default_chunk_size,
     free_memory,
+    loop_state_bytes,
 )
 from fnnet.sweep._folder import Status, clear, status
 from fnnet.sweep._run import Results, run
 from fnnet.sweep._store import DamagedChunkWarning
 
 __all__ = [
+    "ASSUMED_CACHE_BYTES",
     "ASSUMED_FREE_MEMORY",
     "CHUNK_SEEDS",
     "DamagedChunkWarning",
+    "MAX_PART_SEEDS",
     "MAX_SEEDS_PER_DEVICE",
     "MEMORY_FRACTION",
     "MIN_PART_SEEDS",
+    "WORKING_SET_FACTOR",
     "MemoryNeed",
     "Results",
     "Status",
+    "cache_bytes",
     "choose_chunk_size",
     "clear",
+    "cpu_chunk_size",
     "cpu_parts",
     "default_chunk_size",
     "free_memory",
+    "loop_state_bytes",
     "run",
     "seed_key",
     "status",

@@ -1,20 +1,25 @@
 """The arguments of a sweep, checked once at :func:`fnnet.sweep.run`'s boundary: the key and each
-seed's key, the grid, ``train_one``'s signature, the sweep's name and its folder."""
+seed's key, the grid, ``train_one``'s signature, the sweep's name, its folder and its compiler
+options."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import os
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
+import jaxlib
 import numpy as np
 
 from fnnet import _checks
+from fnnet.xla import compiler_options as accepted_options
 
 __all__ = [
     "as_key",
+    "check_compiler_options",
     "check_grid",
     "check_out",
     "check_train_one",
@@ -184,3 +189,44 @@ def check_out(out, n_processes: int) -> str | None:
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"out: expected a folder, got the file {out!r}")
     return out
+
+
+# fast-math options under which XLA may fold away the sweep's isfinite checks (measured on CPU:
+# with both off, every seed of a sweep that returns NaN read as not diverged)
+_NAN_CHECKS = ("xla_cpu_fast_math_honor_nans", "xla_cpu_fast_math_honor_infs")
+
+
+def check_compiler_options(options) -> dict:
+    """``options`` (None or a mapping of XLA compiler option names to values) as a dict sorted by
+    name, each option one that the installed jaxlib compiles with on JAX's default backend."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"compiler_options: expected a mapping of XLA compiler option names to values (such "
+            f"as {{'xla_cpu_enable_fast_math': True}}), got {type(options).__name__}"
+        )
+    for name, value in options.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"compiler_options: expected option names as strings, got {name!r}")
+        if not isinstance(value, (bool, int, float, str)):
+            raise TypeError(
+                f"compiler_options: expected a bool, number or string for {name!r}, got "
+                f"{type(value).__name__}"
+            )
+    for name in _NAN_CHECKS:
+        if name in options and not options[name]:
+            raise ValueError(
+                f"compiler_options: expected {name} left on, got {options[name]!r}: without it "
+                f"XLA may assume no NaN or infinity occurs and drop the sweep's own check of "
+                f"each seed for them (Results.diverged)"
+            )
+    kept = accepted_options(options)
+    refused = [f"{k}={v!r}" for k, v in options.items() if k not in kept]
+    if refused:
+        raise ValueError(
+            f"compiler_options: expected options that jaxlib {jaxlib.__version__} compiles with "
+            f"on {jax.default_backend()}, got {', '.join(refused)}, which it refuses (an unknown "
+            f"name or a value of the wrong kind)"
+        )
+    return dict(sorted(options.items()))

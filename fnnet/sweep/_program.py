@@ -106,10 +106,11 @@ def jit_program(train_one, options: dict | None = None) -> Jitted:
     return Jitted(*(functools.partial(f, train_one=train_one) for f in bound), again)
 
 
-def build_program(jitted: Jitted, plan: SweepPlan, key, devices) -> Program:
+def build_program(jitted: Jitted, plan: SweepPlan, key, devices, options=None) -> Program:
     """The chunk program ``jitted``, the sharding of its seeds over the local ``devices``, and its
     results' structure, from one trace (jit's cache reuses it for the calls); results must be
-    numeric arrays. The calls compile with :func:`fnnet.xla.fast_options` for that trace."""
+    numeric arrays. The calls compile with :func:`fnnet.xla.fast_options` for that trace, and
+    over them the compiler ``options`` the caller gave (a dict, checked)."""
     sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
     parts = cpu_parts(plan.chunk_size, devices)
     # traced at the shape the calls will have (a part of a split chunk), so that they reuse it
@@ -123,7 +124,7 @@ def build_program(jitted: Jitted, plan: SweepPlan, key, devices) -> Program:
     out_info, _ = traced.out_info
     results = _describe(out_info)
     treedef, leaves = jax.tree.structure(out_info), jax.tree.leaves(out_info)
-    options = fast_options(traced.jaxpr)
+    options = {**fast_options(traced.jaxpr), **(options or {})}
     call = jitted.with_options(options).call if options else jitted.call
     return Program(call, sharding, treedef, leaves, results, parts)
 

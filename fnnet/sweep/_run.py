@@ -14,6 +14,7 @@ import numpy as np
 from fnnet import _checks
 from fnnet.sweep._arguments import (
     as_key,
+    check_compiler_options,
     check_grid,
     check_out,
     check_train_one,
@@ -255,6 +256,7 @@ def run(
     out: str | os.PathLike | None = None,
     name: str | None = None,
     progress: bool = True,
+    compiler_options: dict | None = None,
 ) -> Results:
     """Trains one network per seed and grid point: ``train_one`` vmapped over seeds, in chunks.
 
@@ -286,6 +288,13 @@ def run(
         qualified name. What ``train_one`` computes is identified apart from it, by a
         fingerprint of its program for one seed.
       progress: show a tqdm bar counting seeds (needs tqdm).
+      compiler_options: optional XLA compiler options for the chunk program
+        (``jax.jit(..., compiler_options=...)``), over fnnet's own
+        (:func:`fnnet.xla.fast_options`, which never change results). Use it for options that
+        may change results, such as ``{"xla_cpu_enable_fast_math": True}`` (see the docs' Speed
+        page for what it did to speed and results); they are part of the sweep's settings, so
+        that ``out`` never mixes chunks computed with different options. Each must be one the
+        installed jaxlib compiles with.
 
     Returns:
       :class:`Results`: ``values``, ``diverged``, ``grid``, ``n_seeds``, ``computed``,
@@ -309,15 +318,18 @@ def run(
     """
     peers = join(jax.process_count())
     try:
-        return _sweep(peers, train_one, n_seeds, grid, key, chunk_size, out, name, progress)
+        return _sweep(
+            peers, train_one, n_seeds, grid, key, chunk_size, out, name, progress, compiler_options
+        )
     except BaseException as e:
         peers.fail(e)  # so that the other processes stop too, saying why
         raise
 
 
-def _sweep(peers: Peers, train_one, n_seeds, grid, key, chunk_size, out, name, progress):
+def _sweep(peers: Peers, train_one, n_seeds, grid, key, chunk_size, out, name, progress, options):
     """:func:`run` as process ``peers.index`` of ``peers.count``."""
     grid, n_seeds, key, name = _check_arguments(train_one, n_seeds, grid, key, name, progress)
+    options = check_compiler_options(options)
     out = check_out(out, peers.count)
     stored = None if out is None else read_settings(out)
 
@@ -326,12 +338,14 @@ def _sweep(peers: Peers, train_one, n_seeds, grid, key, chunk_size, out, name, p
     jitted = jit_program(train_one)
     smallest = peers.smallest if peers.count > 1 else None
     wanted = chunk_size is None
-    default = chunk_size_chooser(jitted.lower, key, grid, n_seeds, devices, wanted, smallest)
+    default = chunk_size_chooser(
+        jitted.lower, key, grid, n_seeds, devices, wanted, smallest, train_one
+    )
     plan = plan_run(grid, n_seeds, chunk_size, stored, len(devices), default)
-    program = build_program(jitted, plan, key, devices)
+    program = build_program(jitted, plan, key, devices, options)
     hparams = plan.hparams((0,) * len(grid))
     program_digest = None if out is None else fingerprint(train_one, seed_key(key, 0), hparams)
-    settings = sweep_settings(name, program_digest, plan, key, program.results)
+    settings = sweep_settings(name, program_digest, plan, key, program.results, options)
     store = None
     if out is not None:
         peers.agree_on_settings(settings, None if stored is None else digest(stored), out)

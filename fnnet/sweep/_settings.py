@@ -22,9 +22,19 @@ FORMAT = 2
 VERSIONS = ("jax", "jaxlib")
 
 
-def sweep_settings(name: str, fingerprint: str | None, plan: SweepPlan, key, results: list) -> dict:
+def sweep_settings(
+    name: str,
+    fingerprint: str | None,
+    plan: SweepPlan,
+    key,
+    results: list,
+    compiler_options: dict | None = None,
+) -> dict:
     """What identifies a sweep; ``results`` describes its result leaves. ``fingerprint`` is None
-    for a sweep without a folder (it is computed only to verify one)."""
+    for a sweep without a folder (it is computed only to verify one). ``compiler_options``, the
+    caller's (which may change results), are stored where given: a sweep without them has the
+    settings it had before they existed."""
+    extra = {"compiler_options": dict(compiler_options)} if compiler_options else {}
     return {
         "format": FORMAT,
         "name": name,
@@ -39,6 +49,7 @@ def sweep_settings(name: str, fingerprint: str | None, plan: SweepPlan, key, res
             "data": np.asarray(jax.random.key_data(key)).tolist(),
         },
         "results": results,
+        **extra,
         "fnnet": __version__,
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
