@@ -67,6 +67,12 @@ from experiments import _harness, _peers, _plots, _protocol, _seeds
 # measured in the same run (seed-steps/s): as fast as the best hand-written or compiled peer,
 # which itself reaches about a quarter of the CPU's arithmetic peak (1.25x is the aim beyond it)
 TARGET = 1.0
+# the opt-in measured beside the default: options that may change results
+FAST_MATH = {"xla_cpu_enable_fast_math": True}
+# the chunk of the default before it followed the program's loop state and the L2 cache
+FIXED_CHUNK = 4096
+# a seed counts as solved where its final half_sse (summed over the four points) is below this
+SOLVED_LOSS = 0.05
 CLAIM = (
     "fnnet.sweep at default settings, run as a plain script, trains 2-2-1 XOR networks at least "
     "as fast as the fastest peer measured side by side in the same run (a hand-written C "
@@ -97,6 +103,8 @@ QUICK = {
     "numpy_steps": 20,
     "torch_eager_steps": 20,
     "repeats": 3,
+    # random 2-2-1 networks whose hand-derived XOR gradient is checked with and without fast math
+    "gradient_nets": 4096,
     # the larger network and the layout crossover: with the full settings only
     "layout_checks": False,
     "big_seeds": 8192,
@@ -137,6 +145,18 @@ ROWS = (
         "sweep_plain_xla_defaults",
         "plain",
         "fnnet.sweep, plain script, XLA's default options",
+        "fnnet",
+    ),
+    (
+        "sweep_plain_fixed_chunk",
+        "plain",
+        "fnnet.sweep, plain script, the former fixed 4,096-seed chunk",
+        "fnnet",
+    ),
+    (
+        "sweep_plain_fast_math",
+        "plain",
+        "fnnet.sweep, plain script, opt-in fast math (compiler_options)",
         "fnnet",
     ),
     ("sweep_cores", "cores", "fnnet.sweep, one device per core", "fnnet"),
@@ -302,13 +322,36 @@ def _plain(settings):
                 "loss"
             ]
 
-    chunk = fn.sweep.default_chunk_size(S, jax.local_device_count())
-    # the options the sweep compiles its chunks with (decided from what train_one computes)
-    fast = fn.xla.fast_options(jax.make_jaxpr(train_one)(jax.random.key(0)))
-    options = {"chunk_size": chunk, "compiler_options": fast}
+    def sweep_fixed_chunk():
+        finals["sweep_plain_fixed_chunk"] = fn.sweep.run(
+            train_one, S, chunk_size=FIXED_CHUNK, progress=False
+        ).values["loss"]
+
+    def sweep_fast_math():
+        finals["sweep_plain_fast_math"] = fn.sweep.run(
+            train_one, S, progress=False, compiler_options=FAST_MATH
+        ).values["loss"]
+
+    # the chunk the sweep chooses (from train_one's loop state) and the options it compiles with
+    jaxpr = jax.make_jaxpr(train_one)(jax.random.key(0))
+    state = fn.sweep.loop_state_bytes(jaxpr)
+    chunk = fn.sweep.choose_chunk_size(S, jax.local_devices(), state_bytes=state)
+    fast = fn.xla.fast_options(jaxpr)
+    options = {
+        "chunk_size": chunk,
+        "loop_state_bytes": state,
+        "l2_cache_bytes": fn.sweep.cache_bytes(),
+        "compiler_options": fast,
+    }
     contestants = {
         "sweep_plain": (sweep, S * T, options),
         "sweep_plain_xla_defaults": (sweep_xla_defaults, S * T, {"chunk_size": chunk}),
+        "sweep_plain_fixed_chunk": (sweep_fixed_chunk, S * T, {"chunk_size": FIXED_CHUNK}),
+        "sweep_plain_fast_math": (
+            sweep_fast_math,
+            S * T,
+            {"chunk_size": chunk, "compiler_options": {**fast, **FAST_MATH}},
+        ),
     }
     absent = {}
     p0 = _peers.nine(_peers.initial_params(S))
@@ -345,7 +388,53 @@ def _plain(settings):
             if k != "sweep_plain"
         }
 
-    return contestants, absent, checks
+    def fast_math():
+        solved = {
+            k: float(np.mean(_peers.host(finals[k]) < SOLVED_LOSS))
+            for k in ("sweep_plain", "sweep_plain_fast_math")
+        }
+        changed = _peers.host(finals["sweep_plain"]) < SOLVED_LOSS
+        changed ^= _peers.host(finals["sweep_plain_fast_math"]) < SOLVED_LOSS
+        return {
+            "options": FAST_MATH,
+            "solved_below": SOLVED_LOSS,
+            "solved_fraction": solved,
+            "seeds_whose_verdict_changed": int(changed.sum()),
+            "gradient_error": fast_math_gradients(settings["gradient_nets"]),
+        }
+
+    return contestants, absent, checks, fast_math
+
+
+def fast_math_gradients(n_nets: int) -> dict:
+    """The hand-derived gradient (:func:`fnnet.backprop.value_and_grad`, half_sse) of ``n_nets``
+    random 2-2-1 sigmoid networks on XOR (weights uniform in ±2), in float32 compiled with XLA's
+    defaults and with :data:`FAST_MATH`, against the same gradient in float64 NumPy
+    (:func:`experiments._peers.hand_step`): the median and largest relative error
+    ``|g - g64| / |g64|`` (Euclidean norms over the 9 entries) of each compilation."""
+    import jax
+
+    import fnnet as fn
+
+    net = fn.MLP((2, 2, 1), hidden="sigmoid", output="sigmoid")
+    X, T = fn.data.logic_gate("xor")
+    params = jax.vmap(lambda k: net.init(k, "uniform", 2.0))(
+        jax.random.split(jax.random.key(7), n_nets)
+    )
+
+    def grads(p):
+        return fn.backprop.value_and_grad(net, p, X, T, "half_sse")[1]
+
+    p64 = _peers.nine(params).astype(np.float64)
+    sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    stepped, _ = _peers.hand_step(tuple(p64), 1.0, sigmoid)
+    g64 = p64 - np.stack(stepped)  # one step at lr 1: the gradient
+    out = {}
+    for name, options in (("default", None), ("fast_math", FAST_MATH)):
+        g = _peers.nine(jax.jit(jax.vmap(grads), compiler_options=options)(params))
+        err = np.linalg.norm(g - g64, axis=0) / np.linalg.norm(g64, axis=0)
+        out[name] = {"median": float(np.median(err)), "max": float(np.max(err))}
+    return out
 
 
 def _sweeps(settings) -> dict:
@@ -501,8 +590,9 @@ def worker(settings, role, rounds=None, ticks=None, say=None) -> dict:
 
     ticks = ticks or _Ticks()
     rounds = range(max(1, settings["repeats"])) if rounds is None else rounds
+    fast_math = None
     if role == "plain":
-        contestants, absent, checks = _plain(settings)
+        contestants, absent, checks, fast_math = _plain(settings)
     elif role == "cores":
         contestants = {**_sweeps(settings), **_jax_peers(settings), **_loops(settings)}
         absent, checks = {}, None
@@ -518,6 +608,8 @@ def worker(settings, role, rounds=None, ticks=None, say=None) -> dict:
     }
     if checks is not None:
         out["agreement"] = checks()
+    if fast_math is not None:
+        out["fast_math"] = fast_math()
     if settings["layout_checks"]:
         if role == "cores":
             out["big_auto"] = _measure_big(settings, ticks)
@@ -738,6 +830,7 @@ def run(settings, out):
         "target_met": v["met"],
         "absent": absent,
         "agreement": runs["plain"].get("agreement", {}),
+        "fast_math": runs["plain"].get("fast_math"),
         "verdict_sentence": v["sentence"],
         "layout_crossover": cross,
         "headline": _headline(v, runs, settings),
@@ -894,6 +987,7 @@ def report(result):
             "(the largest difference; float32).",
             "",
         ]
+    lines += _fast_math_lines(result)
     lines += _crossover_table(result)
     big = runs["cores"].get("big_auto")
     if big:
@@ -902,6 +996,30 @@ def report(result):
             f"The 8-32-32-1 row uses the layout 'auto' picks for it: {big['layout']}.",
         ]
     return lines
+
+
+def _fast_math_lines(result) -> list:
+    """What the fast-math opt-in did: its speed against the default, the solved fraction and the
+    hand-derived gradient's error against float64, with and without it."""
+    f = result.get("fast_math")
+    if not f:
+        return []
+    rates = result["rates"]
+    speed = (
+        rates.get("sweep_plain_fast_math") and rates["sweep_plain_fast_math"] / rates["sweep_plain"]
+    )
+    solved, g = f["solved_fraction"], f["gradient_error"]
+    return [
+        f"Opt-in fast math ({', '.join(f'{k}={v}' for k, v in f['options'].items())}, through "
+        f"`fn.sweep.run(compiler_options=...)`): {speed:.2f}x the default's rate; solved "
+        f"(final loss < {f['solved_below']:g}) {solved['sweep_plain_fast_math']:.2%} of seeds "
+        f"against {solved['sweep_plain']:.2%}, {f['seeds_whose_verdict_changed']:,} seeds "
+        f"changing side; the hand-derived gradient of random 2-2-1 networks against float64, "
+        f"relative error median {g['fast_math']['median']:.1e} (max {g['fast_math']['max']:.1e}) "
+        f"against {g['default']['median']:.1e} (max {g['default']['max']:.1e}) with XLA's "
+        "defaults.",
+        "",
+    ]
 
 
 def _where(run, entry) -> str:

@@ -965,6 +965,18 @@ SWEEP_ROWS = [
     pytest.param(lambda: sweep(name=3), TypeError, "name:", id="sweep-name-int"),
     pytest.param(lambda: sweep(progress="yes"), TypeError, "progress:", id="sweep-progress-str"),
     pytest.param(
+        lambda: sweep(compiler_options=["xla_cpu_enable_fast_math"]),
+        TypeError,
+        "compiler_options:",
+        id="sweep-compiler-options-list",
+    ),
+    pytest.param(
+        lambda: sweep(compiler_options={"xla_no_such_option": 1}),
+        ValueError,
+        "compiler_options:",
+        id="sweep-compiler-options-unknown",
+    ),
+    pytest.param(
         lambda: sweep(lambda key: "done"),
         TypeError,
         "train_one:",

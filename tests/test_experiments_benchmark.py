@@ -231,6 +231,15 @@ def test_benchmark_small_end_to_end(tmp_path, monkeypatch):
     if _peers.c_compiler() is not None:
         # same initial parameters, same training: the C reference's losses are the sweep's
         assert result["agreement"]["c_reference"] < 1e-4
+    # the fast-math opt-in: its effect on results measured beside the default
+    f = result["fast_math"]
+    assert f["options"] == benchmark.FAST_MATH
+    assert all(0 <= x <= 1 for x in f["solved_fraction"].values())
+    assert 0 <= f["seeds_whose_verdict_changed"] <= tiny["seeds"]
+    g = f["gradient_error"]
+    assert g["default"]["median"] < 1e-5 and g["fast_math"]["median"] < 1e-3
+    assert runs["plain"]["sweep_plain_fixed_chunk"]["chunk_size"] == benchmark.FIXED_CHUNK
+    assert runs["plain"]["sweep_plain"]["loop_state_bytes"] > 0
     assert "big_auto" not in runs["cores"] and result["layout_crossover"] == []
     assert result["rates"] == benchmark.rates_of(runs)
     v = benchmark.verdict(result["rates"])
@@ -249,6 +258,7 @@ def test_benchmark_small_end_to_end(tmp_path, monkeypatch):
             assert label in text, label
     assert "fnnet.sweep, plain script (1 host device)" in text
     assert "absent: no GPU" in text
+    assert "Opt-in fast math (xla_cpu_enable_fast_math=True" in text
     assert (tmp_path / "benchmark.png").stat().st_size > 0
     # the arithmetic of a seed-step, XLA's count of the hand-written step: 12 logistic functions
     work = result["arithmetic_per_seed_step"]
