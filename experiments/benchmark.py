@@ -69,6 +69,8 @@ from experiments import _harness, _peers, _plots, _protocol, _seeds
 TARGET = 1.0
 # the opt-in measured beside the default: options that may change results
 FAST_MATH = {"xla_cpu_enable_fast_math": True}
+# the layout "auto" picks should never be more than this many times slower than the faster one
+AUTO_SLOWER = 1.2
 # the chunk of the default before it followed the program's loop state and the L2 cache
 FIXED_CHUNK = 4096
 # a seed counts as solved where its final half_sse (summed over the four points) is below this
@@ -672,7 +674,9 @@ def crossover(settings, ticks=None) -> list[dict]:
                 layout=layout,
             )
             f = jax.jit(jax.vmap(lambda k, one=one: one(k)["loss"]))
-            first, times = _peers.timed(lambda f=f: jax.block_until_ready(f(keys)), 1)
+            first, times = _peers.timed(
+                lambda f=f: jax.block_until_ready(f(keys)), settings["repeats"]
+            )
             row[layout] = _entry(S * steps, first, times)
         rows.append(row)
         ticks.update(1)
@@ -1098,17 +1102,31 @@ def _crossover_table(result):
         "Matrix against scalar layout, in the plain-script worker (one device), vmap of fit over "
         f"{result['settings']['crossover_seeds']:,} seeds (seed-steps/s, compile s):",
         "",
-        "| network | batch | batch x params | matrix | scalar | auto picks |",
-        "|---|---|---|---|---|---|",
+        "| network | batch | batch x params | matrix | scalar | auto picks | auto / faster |",
+        "|---|---|---|---|---|---|---|",
     ]
+    worst = 1.0
     for r in result["layout_crossover"]:
         m, s = r["matrix"], r["scalar"]
+        share = auto_share(r)
+        worst = min(worst, share)
         lines.append(
             f"| {r['network']} | {r['batch']} | {r['batch_x_params']} | "
             f"{m['seed_steps_per_s']:.3g} ({m['compile_s']:.1f}) | "
-            f"{s['seed_steps_per_s']:.3g} ({s['compile_s']:.1f}) | {r['auto']} |"
+            f"{s['seed_steps_per_s']:.3g} ({s['compile_s']:.1f}) | {r['auto']} | {share:.2f} |"
         )
+    lines += [
+        "",
+        f"'auto' ran at {worst:.2f} of the faster layout's rate at worst "
+        f"(the aim: never more than {AUTO_SLOWER:g}x slower, i.e. at least {1 / AUTO_SLOWER:.2f}).",
+    ]
     return lines
+
+
+def auto_share(row) -> float:
+    """The rate of the layout "auto" picked for a crossover ``row`` over the faster layout's."""
+    rates = {k: row[k]["seed_steps_per_s"] for k in ("matrix", "scalar")}
+    return rates[row["auto"]] / max(rates.values())
 
 
 if __name__ == "__main__":

@@ -293,7 +293,17 @@ def test_benchmark_layout_crossover_small():
         assert row["matrix"]["seed_steps_per_s"] > 0 and row["scalar"]["seed_steps_per_s"] > 0
     lines = benchmark._crossover_table({"settings": tiny, "layout_crossover": rows})
     assert_tables_well_formed(lines)
-    assert lines[-1].startswith("| 2-2-1 sigmoid | 4 | 36 |") and lines[-1].endswith("| scalar |")
+    row = lines[-3]
+    assert row.startswith("| 2-2-1 sigmoid | 4 | 36 |") and "| scalar |" in row
+    share = benchmark.auto_share(rows[-1])
+    assert 0 < share <= 1 and row.endswith(f"| {share:.2f} |")
+    assert lines[-1].startswith(f"'auto' ran at {min(map(benchmark.auto_share, rows)):.2f} of")
+    made_up = {
+        "auto": "matrix",
+        "matrix": {"seed_steps_per_s": 1.0},
+        "scalar": {"seed_steps_per_s": 4.0},
+    }
+    assert benchmark.auto_share(made_up) == 0.25
     # the larger network the full settings time (benchmark._measure_big): "auto" picks matrix
     big = fn.MLP((8, 32, 32, 1), hidden="tanh", output="identity")
     assert fn.layout.choose("auto", big, "mse", n_examples=64).name == "matrix"
