@@ -281,8 +281,10 @@ def run(
       chunk_size: seeds per compiled call, a multiple of the local device count; default
         the chunk size stored in ``out`` when resuming, else :func:`choose_chunk_size`'s (on a
         GPU or TPU, as many seeds as fit in half of the free memory, which it measures by
-        compiling the program at two small sizes first; on CPU :data:`CHUNK_SEEDS`). On several
-        processes with accelerators, every process measures and the smallest choice is taken.
+        compiling the program at two small sizes first; on CPU :func:`cpu_chunk_size`'s, as
+        many seeds per core as keep a step's working set near the core's L2 cache, judged from
+        ``train_one``'s loop state for one seed, at least :data:`CHUNK_SEEDS`). On several
+        processes, every process chooses and the smallest choice is taken.
       out: optional folder of finished chunks, for resuming (created if missing).
       name: what names the sweep in ``out``'s settings; default ``train_one``'s module and
         qualified name. What ``train_one`` computes is identified apart from it, by a
