@@ -105,6 +105,9 @@ QUICK = {
     "numpy_steps": 20,
     "torch_eager_steps": 20,
     "repeats": 3,
+    # the rows of the former fixed chunk and of opt-in fast math, with fast math's effect on
+    # results: with the full settings only
+    "option_rows": False,
     # random 2-2-1 networks whose hand-derived XOR gradient is checked with and without fast math
     "gradient_nets": 4096,
     # the larger network and the layout crossover: with the full settings only
@@ -133,6 +136,7 @@ FULL = {
     "numpy_seeds": 131_072,
     "numpy_steps": 50,
     "torch_eager_steps": 50,
+    "option_rows": True,
     "layout_checks": True,
 }
 
@@ -348,14 +352,22 @@ def _plain(settings):
     contestants = {
         "sweep_plain": (sweep, S * T, options),
         "sweep_plain_xla_defaults": (sweep_xla_defaults, S * T, {"chunk_size": chunk}),
-        "sweep_plain_fixed_chunk": (sweep_fixed_chunk, S * T, {"chunk_size": FIXED_CHUNK}),
-        "sweep_plain_fast_math": (
+    }
+    absent = {}
+    if settings["option_rows"]:
+        contestants["sweep_plain_fixed_chunk"] = (
+            sweep_fixed_chunk,
+            S * T,
+            {"chunk_size": FIXED_CHUNK},
+        )
+        contestants["sweep_plain_fast_math"] = (
             sweep_fast_math,
             S * T,
             {"chunk_size": chunk, "compiler_options": {**fast, **FAST_MATH}},
-        ),
-    }
-    absent = {}
+        )
+    else:
+        why = "run with the full settings (--full)"
+        absent.update(sweep_plain_fixed_chunk=why, sweep_plain_fast_math=why)
     p0 = _peers.nine(_peers.initial_params(S))
 
     # the fastest peer expected first: the CUDA kernel (on a GPU), the C reference, torch.compile
@@ -391,6 +403,8 @@ def _plain(settings):
         }
 
     def fast_math():
+        if not settings["option_rows"]:
+            return None
         solved = {
             k: float(np.mean(_peers.host(finals[k]) < SOLVED_LOSS))
             for k in ("sweep_plain", "sweep_plain_fast_math")
@@ -623,12 +637,14 @@ def worker(settings, role, rounds=None, ticks=None, say=None) -> dict:
 def work_units(settings) -> int:
     """How many ticks the workers give together: a first call per row (less the torch and CUDA
     rows where torch or cupy is not installed; a failed build or compile gives fewer) and a round
-    per repeat each, and with ``layout_checks`` the larger network and each crossover network."""
+    per repeat each (the two option rows with ``option_rows`` only), and with ``layout_checks``
+    the larger network and each crossover network."""
     import importlib.util
 
     n = len(ROWS) + len(WORKERS) * max(1, settings["repeats"])
     n -= 2 * (importlib.util.find_spec("torch") is None)
     n -= importlib.util.find_spec("cupy") is None
+    n -= 0 if settings["option_rows"] else 2
     if settings["layout_checks"]:
         n += 1 + len(settings["crossover_nets"])
     return n

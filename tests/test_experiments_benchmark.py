@@ -212,6 +212,8 @@ def test_benchmark_small_end_to_end(tmp_path, monkeypatch):
         "numpy_steps": 5,
         "torch_eager_steps": 2,
         "repeats": 2,
+        "option_rows": True,
+        "gradient_nets": 64,
     }
     monkeypatch.setattr(benchmark, "QUICK", tiny)
     result = _harness.run_experiment(benchmark, "quick", str(tmp_path))
