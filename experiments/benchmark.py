@@ -319,51 +319,38 @@ def _plain(settings):
     )  # fit's defaults: hand-derived backprop, "auto"
     finals = {}
 
-    def sweep():
-        finals["sweep_plain"] = fn.sweep.run(train_one, S, progress=False).values["loss"]
+    def row(name, defaults_only=False, **kwargs):
+        """A contestant running fnnet.sweep with ``kwargs``; its entry records the chunk size
+        the sweep used, as its settings give it."""
+        extra = dict(kwargs)
 
-    def sweep_xla_defaults():
-        with fn.xla.xla_defaults():
-            finals["sweep_plain_xla_defaults"] = fn.sweep.run(train_one, S, progress=False).values[
-                "loss"
-            ]
+        def call():
+            with fn.xla.xla_defaults() if defaults_only else contextlib.nullcontext():
+                r = fn.sweep.run(train_one, S, progress=False, **kwargs)
+            finals[name] = r.values["loss"]
+            extra["chunk_size"] = r.settings["chunk_size"]
 
-    def sweep_fixed_chunk():
-        finals["sweep_plain_fixed_chunk"] = fn.sweep.run(
-            train_one, S, chunk_size=FIXED_CHUNK, progress=False
-        ).values["loss"]
+        return call, S * T, extra
 
-    def sweep_fast_math():
-        finals["sweep_plain_fast_math"] = fn.sweep.run(
-            train_one, S, progress=False, compiler_options=FAST_MATH
-        ).values["loss"]
-
-    # the chunk the sweep chooses (from train_one's loop state) and the options it compiles with
+    # what the sweep decides from train_one: its loop state (for the chunk) and compiler options
     jaxpr = jax.make_jaxpr(train_one)(jax.random.key(0))
-    state = fn.sweep.loop_state_bytes(jaxpr)
-    chunk = fn.sweep.choose_chunk_size(S, jax.local_devices(), state_bytes=state)
-    fast = fn.xla.fast_options(jaxpr)
-    options = {
-        "chunk_size": chunk,
-        "loop_state_bytes": state,
-        "l2_cache_bytes": fn.sweep.cache_bytes(),
-        "compiler_options": fast,
-    }
+    call, work, extra = row("sweep_plain")
+    extra.update(
+        loop_state_bytes=fn.sweep.loop_state_bytes(jaxpr),
+        l2_cache_bytes=fn.sweep.cache_bytes(),
+        compiler_options=fn.xla.fast_options(jaxpr),
+    )
     contestants = {
-        "sweep_plain": (sweep, S * T, options),
-        "sweep_plain_xla_defaults": (sweep_xla_defaults, S * T, {"chunk_size": chunk}),
+        "sweep_plain": (call, work, extra),
+        "sweep_plain_xla_defaults": row("sweep_plain_xla_defaults", defaults_only=True),
     }
     absent = {}
     if settings["option_rows"]:
-        contestants["sweep_plain_fixed_chunk"] = (
-            sweep_fixed_chunk,
-            S * T,
-            {"chunk_size": FIXED_CHUNK},
+        contestants["sweep_plain_fixed_chunk"] = row(
+            "sweep_plain_fixed_chunk", chunk_size=FIXED_CHUNK
         )
-        contestants["sweep_plain_fast_math"] = (
-            sweep_fast_math,
-            S * T,
-            {"chunk_size": chunk, "compiler_options": {**fast, **FAST_MATH}},
+        contestants["sweep_plain_fast_math"] = row(
+            "sweep_plain_fast_math", compiler_options=FAST_MATH
         )
     else:
         why = "run with the full settings (--full)"
