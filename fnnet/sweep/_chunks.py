@@ -118,12 +118,24 @@ def loop_state_bytes(jaxpr) -> int:
                 skip = eqn.params["cond_nconsts"] + eqn.params["body_nconsts"]
                 carry = eqn.invars[skip:]
             elif eqn.primitive.name == "scan":
-                skip = eqn.params["num_consts"]
-                carry = eqn.invars[skip : skip + eqn.params["num_carry"]]
+                carry = _scan_carry(eqn)
             else:
                 continue
             most = max(most, sum(v.aval.size * v.aval.dtype.itemsize for v in carry))
     return int(most)
+
+
+def _scan_carry(eqn) -> list:
+    """The carry among a ``scan`` equation's inputs (after its constants, before its xs). jax up
+    to 0.11 counts them in ``num_consts`` and ``num_carry``; jax 0.12 gives ``ft_in``, a flat
+    tree of the three groups (iterating one yields its leaves)."""
+    params = eqn.params
+    if "num_consts" in params:
+        skip, n = params["num_consts"], params["num_carry"]
+    else:
+        consts, carry, _ = params["ft_in"].unpack()
+        skip, n = len(list(consts)), len(list(carry))
+    return eqn.invars[skip : skip + n]
 
 
 def _lanes(devices) -> int:
@@ -255,7 +267,9 @@ def measure_need(lower: Callable, device, sizes=(256, 512)) -> MemoryNeed | None
     """The chunk program's :class:`MemoryNeed`, a line through its compiled memory need at
     ``sizes`` seeds on ``device``; ``lower(seeds)`` lowers it for an abstract ``seeds`` array.
     None where the backend gives no memory analysis."""
-    sharding = jax.sharding.SingleDeviceSharding(device)
+    # one device as a mesh of one (SingleDeviceSharding is deprecated from jax 0.12.1)
+    mesh = jax.sharding.Mesh(np.array([device]), ("seeds",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     needs = []
     for size in sizes:
         seeds = jax.ShapeDtypeStruct((size,), jnp.uint32, sharding=sharding)
@@ -296,10 +310,9 @@ def chunk_size_chooser(
             return None
         one = lambda k, h: train_one(k, **h)  # noqa: E731
         try:
-            jaxpr = jax.make_jaxpr(one)(jax.random.fold_in(key, 0), hparams)
-        except Exception:  # advisory: the program's own trace, next, reports what is wrong
-            return None
-        return loop_state_bytes(jaxpr)
+            return loop_state_bytes(jax.make_jaxpr(one)(jax.random.fold_in(key, 0), hparams))
+        except Exception:  # advisory: unknown state keeps CHUNK_SEEDS, and the program's own
+            return None  # trace, next, reports what is wrong with train_one
 
     def default():
         return choose_chunk_size(n_seeds, devices, need, state_bytes)
