@@ -3,6 +3,8 @@ checked against the installed jaxlib, stored in the sweep's settings, and never 
 diverged seeds."""
 
 import re
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +50,13 @@ def test_fast_math_is_an_opt_in_that_trains_as_the_default_does_to_rounding(tmp_
     fast = _run(xor, compiler_options=FAST, out=tmp_path)
     np.testing.assert_allclose(fast.values["loss"], default.values["loss"], rtol=1e-3, atol=1e-5)
     assert sweep.status(tmp_path).settings["compiler_options"] == FAST
+    said = subprocess.run(
+        [sys.executable, "-m", "fnnet.sweep", "status", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "compiler options: xla_cpu_enable_fast_math=True" in said
     assert "compiler_options" not in _run(xor, out=tmp_path / "plain").settings
     # a folder computed with other options is refused, naming the difference
     message = 'compiler_options: stored {"xla_cpu_enable_fast_math": true}, given null'

@@ -54,6 +54,9 @@ def _settings_lines(s: dict) -> list[str]:
     lines.append(f"key: {key.get('impl')} {key.get('data')}")
     results = [f"{r['path'] or '(root)'} {r['dtype']} {tuple(r['shape'])}" for r in s["results"]]
     lines.append("results: " + ", ".join(results))
+    if s.get("compiler_options"):
+        options = [f"{k}={v}" for k, v in s["compiler_options"].items()]
+        lines.append("compiler options: " + ", ".join(options))
     versions = [f"{k} {s[k]}" for k in ("fnnet", "jax", "jaxlib") if k in s]
     return lines + ["versions: " + ", ".join(versions)]
 
