@@ -142,7 +142,8 @@ def test_cpu_chunk_size_keeps_each_cores_working_set_near_its_cache(monkeypatch)
     )
     # 1 MiB / (4 x 40 bytes) = 6,554 seeds a core: 8,192, the nearest power of two, on 2 cores
     assert chunk(40) == 2 * 8192
-    assert chunk(76) == 2 * 4096  # momentum's state, twice the parameters: 3,449 -> 4,096
+    # XOR with momentum: 9 parameters, 9 velocities, the loss and a counter, 80 bytes: 3,277 -> 4,096
+    assert chunk(80) == 2 * 4096
     assert chunk(424) == sweep.CHUNK_SEEDS  # larger networks keep the smallest default
     assert chunk(4) == 2 * sweep.MAX_PART_SEEDS  # a tiny state: at most MAX_PART_SEEDS a core
     assert chunk(0) == 2 * sweep.MAX_PART_SEEDS  # no loop at all
@@ -162,7 +163,8 @@ class FakeCPU:
 
 
 def test_default_cpu_chunk_follows_train_ones_state_and_keeps_results(monkeypatch, tmp_path):
-    # a cache that holds 16 seeds' working set (4 x 40 bytes each): 16 a core, 2 cores
+    # a cache of 2,560 bytes against 4 x 44 bytes a seed (xor_scalar's state): 14.5 seeds, 16
+    # the nearest power of two, a core; 2 cores
     monkeypatch.setattr(_chunks, "cache_bytes", lambda: 16 * 4 * 40)
     monkeypatch.setattr(_chunks, "host_cores", lambda: 2)
     monkeypatch.setattr(_chunks, "CHUNK_SEEDS", 8)
